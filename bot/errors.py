@@ -1,0 +1,188 @@
+"""One error hierarchy for every layer.
+
+Each error carries a ``user_message``: plain words safe to show a Discord member or print in a
+terminal. ``str(error)`` may carry more detail for logs, but never a secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class BotError(Exception):
+    """Base of every expected failure; ``user_message`` is safe to show to anyone."""
+
+    def __init__(self, user_message: str, *, detail: str | None = None) -> None:
+        super().__init__(detail or user_message)
+        self.user_message = user_message
+
+
+# --- configuration -------------------------------------------------------------------------------
+
+
+class ConfigError(BotError):
+    """The settings are invalid; ``problems`` lists every one of them."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"The configuration has {len(self.problems)} problem(s):\n{lines}")
+
+
+# --- ComfyUI ----------------------------------------------------------------------------------------
+
+
+class ComfyError(BotError):
+    """Something went wrong talking to, or running on, a ComfyUI backend."""
+
+
+class BackendUnavailable(ComfyError):
+    """The backend could not be reached (refused, timed out, DNS, TLS)."""
+
+    def __init__(self, backend: str, reason: str) -> None:
+        super().__init__(
+            "The image server is not reachable right now.",
+            detail=f"backend {backend} unreachable: {reason}",
+        )
+        self.backend = backend
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class NodeProblem:
+    """One validation problem ComfyUI reported for one node input."""
+
+    node_id: str
+    class_type: str
+    input_name: str | None
+    error_type: str
+    message: str
+    details: str = ""
+
+    def describe(self) -> str:
+        where = f"node {self.node_id} ({self.class_type or 'unknown node'})"
+        if self.input_name:
+            where += f", input '{self.input_name}'"
+        text = self.message
+        if self.details and self.details not in text:
+            text = f"{text}: {self.details}"
+        return f"{where}: {text}"
+
+
+class PromptRejected(ComfyError):
+    """ComfyUI refused the workflow at validation (HTTP 400, or 200 with node_errors)."""
+
+    def __init__(
+        self,
+        error_type: str,
+        message: str,
+        problems: Sequence[NodeProblem] = (),
+        *,
+        partial: bool = False,
+        prompt_id: str | None = None,
+    ) -> None:
+        self.error_type = error_type
+        self.message = message
+        self.problems = list(problems)
+        self.partial = partial
+        self.prompt_id = prompt_id
+        lines = [p.describe() for p in self.problems] or [message]
+        head = "Some outputs of the workflow were rejected" if partial else "The workflow was rejected"
+        super().__init__(f"{head} by the image server: " + "; ".join(lines))
+
+
+class ExecutionFailed(ComfyError):
+    """The workflow started but a node raised an exception."""
+
+    def __init__(self, node_id: str, node_type: str, exception_type: str, exception_message: str) -> None:
+        self.node_id = node_id
+        self.node_type = node_type
+        self.exception_type = exception_type
+        self.exception_message = exception_message.strip()
+        super().__init__(
+            f"The image server failed at node {node_id} ({node_type}): "
+            f"{self.exception_message or exception_type}",
+            detail=f"{exception_type} at node {node_id} ({node_type}): {self.exception_message}",
+        )
+
+
+class ExecutionInterrupted(ComfyError):
+    """The run was interrupted (cancelled, or stopped for taking too long)."""
+
+    def __init__(self, node_id: str | None = None, node_type: str | None = None) -> None:
+        self.node_id = node_id
+        self.node_type = node_type
+        where = f" at node {node_id} ({node_type})" if node_id else ""
+        super().__init__(f"The job was interrupted{where}.")
+
+
+class UploadTooLarge(ComfyError):
+    """The backend refused a request body as too large (HTTP 413)."""
+
+    def __init__(self, limit_text: str = "") -> None:
+        super().__init__(
+            "The image is too large for the image server.",
+            detail=f"413 from backend: {limit_text}".strip(),
+        )
+
+
+class OriginForbidden(ComfyError):
+    """The backend's origin check refused the request (HTTP 403)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            "The image server refused the connection (origin check).",
+            detail=f"403 on {path}: check that no proxy adds a mismatching Origin header",
+        )
+
+
+class UnexpectedResponse(ComfyError):
+    """The backend answered with something we cannot use (a 5xx page, bad JSON, a wrong shape)."""
+
+    def __init__(self, path: str, status: int, snippet: str) -> None:
+        self.path = path
+        self.status = status
+        self.snippet = snippet[:200]
+        super().__init__(
+            "The image server gave an unexpected answer.",
+            detail=f"{path} answered {status}: {self.snippet!r}",
+        )
+
+
+# --- templates and user input ---------------------------------------------------------------------
+
+
+class TemplateError(BotError):
+    """One or more workflow templates are invalid; ``problems`` names file and parameter."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("Template problems:\n" + "\n".join(f"  - {p}" for p in self.problems))
+
+
+class InvalidParameter(BotError):
+    """A value a member gave does not fit the template's parameter."""
+
+    def __init__(self, param: str, message: str) -> None:
+        self.param = param
+        super().__init__(f"`{param}`: {message}")
+
+
+class InvalidInput(BotError):
+    """An attached file or other input is unusable."""
+
+
+# --- jobs ----------------------------------------------------------------------------------------
+
+
+class JobError(BotError):
+    """A job operation cannot be done."""
+
+
+class QueueFull(JobError):
+    """A per-user or global queue limit was reached."""
+
+
+class JobNotFound(JobError):
+    """No job with that id (or not one you may touch)."""

@@ -1,0 +1,99 @@
+"""Settings: defaults, every problem at once, secrets hidden, .env.example in sync."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import VARIABLES, load_settings
+from bot.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "MTA" + "x" * 21 + ".GabcDE." + "y" * 38
+
+
+def test_defaults_need_only_a_token() -> None:
+    settings = load_settings({"DISCORD_TOKEN": TOKEN})
+    assert [b.base_url for b in settings.backends] == ["http://127.0.0.1:8188"]
+    assert settings.max_in_flight == 2
+    assert settings.data_dir == Path("./data")
+
+
+def test_cli_mode_does_not_need_a_token() -> None:
+    settings = load_settings({}, require_discord=False)
+    assert not settings.discord_token
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    env = {
+        "COMFYUI_URLS": "ftp://x, http://ok:8188, http://ok:8188",
+        "COMFYUI_TIMEOUT": "soon",
+        "LOG_LEVEL": "LOUD",
+        "MAX_QUEUED_PER_USER": "0",
+        "COMFYUI_AUTH_7": "bearer:x",
+    }
+    with pytest.raises(ConfigError) as info:
+        load_settings(env)
+    text = "\n".join(info.value.problems)
+    for expected in (
+        "DISCORD_TOKEN",
+        "COMFYUI_URLS entry 1",
+        "more than once",
+        "COMFYUI_TIMEOUT",
+        "LOG_LEVEL",
+        "MAX_QUEUED_PER_USER",
+        "COMFYUI_AUTH_7",
+    ):
+        assert expected in text
+    assert len(info.value.problems) == 7
+
+
+def test_backend_auth_kinds_and_secrets_never_print() -> None:
+    env = {
+        "DISCORD_TOKEN": TOKEN,
+        "COMFYUI_URLS": "https://alice:s3cret-pw@gpu.example:8443/comfy/, http://b:8188, http://c:8188",
+        "COMFYUI_AUTH_2": "bearer:tok-en-123",
+        "COMFYUI_AUTH_3": "header:X-Api-Key:key-456",
+    }
+    settings = load_settings(env)
+    first, second, third = settings.backends
+    assert first.base_url == "https://gpu.example:8443/comfy"
+    assert first.ws_url("cid") == "wss://gpu.example:8443/comfy/ws?clientId=cid"
+    assert first.auth.headers()["Authorization"].startswith("Basic ")
+    assert second.auth.headers() == {"Authorization": "Bearer tok-en-123"}
+    assert third.auth.headers() == {"X-Api-Key": "key-456"}
+    shown = repr(settings) + str(settings)
+    for secret in ("s3cret-pw", "tok-en-123", "key-456", TOKEN):
+        assert secret not in shown
+
+
+def test_bad_secret_value_is_not_echoed() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({"DISCORD_TOKEN": "not-a-token-but-secret", "COMFYUI_AUTH_1": "bogus:zzz-secret"})
+    text = info.value.user_message
+    assert "not-a-token-but-secret" not in text
+    assert "zzz-secret" not in text
+
+
+def test_env_example_lists_exactly_the_declared_variables() -> None:
+    example = (ROOT / ".env.example").read_text()
+    names = re.findall(r"^([A-Z][A-Z0-9_]*)=", example, flags=re.MULTILINE)
+    assert names == [v.name for v in VARIABLES]
+
+
+def test_bad_config_exits_2_without_network(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "COMFYUI_TIMEOUT": "-1"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "DISCORD_TOKEN" in result.stderr
+    assert "COMFYUI_TIMEOUT" in result.stderr
