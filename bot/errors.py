@@ -150,6 +150,28 @@ class UnexpectedResponse(ComfyError):
         )
 
 
+class PromptLost(ComfyError):
+    """The backend no longer knows the prompt (it restarted, or its queue was cleared)."""
+
+    def __init__(self, backend: str, prompt_id: str) -> None:
+        self.prompt_id = prompt_id
+        super().__init__(
+            "The image server lost the job; it will be run again.",
+            detail=f"prompt {prompt_id} is in neither the queue nor the history of {backend}",
+        )
+
+
+class OutputsLost(ComfyError):
+    """The run succeeded but some SaveImageWebsocket frames were sent while we were disconnected."""
+
+    def __init__(self, prompt_id: str, missing: str) -> None:
+        self.prompt_id = prompt_id
+        super().__init__(
+            "Some results were lost on the way; the job will be run again.",
+            detail=f"prompt {prompt_id}: {missing}",
+        )
+
+
 # --- templates and user input ---------------------------------------------------------------------
 
 

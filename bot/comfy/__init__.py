@@ -1,1 +1,62 @@
-"""comfy package."""
+"""The asyncio ComfyUI client: HTTP calls, one persistent websocket per backend, pure parsing."""
+
+from bot.comfy.client import ComfyClient
+from bot.comfy.connection import BackendConnection, Disconnected, PromptWatch, Reconciled
+from bot.comfy.endpoint import BackendAuth, Endpoint
+from bot.comfy.events import (
+    CachedNodes,
+    ConnectionLost,
+    Finished,
+    NodeExecuting,
+    NodeText,
+    OutputImage,
+    OverallProgress,
+    PreviewImage,
+    Queued,
+    RunEvent,
+    Started,
+    StepProgress,
+)
+from bot.comfy.http import (
+    ComfyHttp,
+    HistoryEntry,
+    OutputFile,
+    QueuedPrompt,
+    QueueItem,
+    QueueSnapshot,
+    UploadedFile,
+)
+from bot.comfy.retry import Backoff, RetryPolicy
+from bot.comfy.run import PromptRun
+
+__all__ = [
+    "BackendAuth",
+    "BackendConnection",
+    "Backoff",
+    "CachedNodes",
+    "ComfyClient",
+    "ComfyHttp",
+    "ConnectionLost",
+    "Disconnected",
+    "Endpoint",
+    "Finished",
+    "HistoryEntry",
+    "NodeExecuting",
+    "NodeText",
+    "OutputFile",
+    "OutputImage",
+    "OverallProgress",
+    "PreviewImage",
+    "PromptRun",
+    "PromptWatch",
+    "QueueItem",
+    "QueueSnapshot",
+    "Queued",
+    "QueuedPrompt",
+    "Reconciled",
+    "RetryPolicy",
+    "RunEvent",
+    "Started",
+    "StepProgress",
+    "UploadedFile",
+]

@@ -1,0 +1,89 @@
+"""The face of one backend: its HTTP API, its one websocket, and runs of prompts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+from bot.comfy.connection import BackendConnection
+from bot.comfy.endpoint import Endpoint
+from bot.comfy.http import ComfyHttp
+from bot.comfy.retry import Backoff, RetryPolicy, Sleep
+from bot.comfy.run import PromptRun
+
+
+class ComfyClient:
+    """One backend. The aiohttp session is borrowed; ``client_id`` is persisted by the caller."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        endpoint: Endpoint,
+        *,
+        client_id: str | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        backoff: Backoff | None = None,
+        sleep: Sleep | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.client_id = client_id or uuid.uuid4().hex
+        self.http = ComfyHttp(session, endpoint, timeout=timeout, retry=retry)
+        kwargs: dict[str, Any] = {"backoff": backoff}
+        if sleep is not None:
+            kwargs["sleep"] = sleep
+        self.connection = BackendConnection(session, endpoint, self.client_id, self.http, **kwargs)
+        self._connect_timeout = timeout
+
+    @property
+    def name(self) -> str:
+        return self.endpoint.name
+
+    def start(self) -> None:
+        self.connection.start()
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+    async def __aenter__(self) -> ComfyClient:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def run(
+        self,
+        graph: Mapping[str, Any],
+        *,
+        prompt_id: str | None = None,
+        output_nodes: frozenset[str] | None = None,
+        extra_data: Mapping[str, Any] | None = None,
+    ) -> PromptRun:
+        """Submit ``graph`` when iterated; ``prompt_id`` is ours to choose (persist it first)."""
+        return PromptRun(
+            self.http,
+            self.connection,
+            graph,
+            prompt_id=prompt_id or str(uuid.uuid4()),
+            output_nodes=output_nodes,
+            extra_data=extra_data,
+            connect_timeout=self._connect_timeout,
+        )
+
+    def attach(
+        self, graph: Mapping[str, Any], prompt_id: str, *, output_nodes: frozenset[str] | None = None
+    ) -> PromptRun:
+        """Follow a prompt submitted earlier (e.g. before a restart) without submitting it again."""
+        return PromptRun(
+            self.http,
+            self.connection,
+            graph,
+            prompt_id=prompt_id,
+            output_nodes=output_nodes,
+            connect_timeout=self._connect_timeout,
+            attach=True,
+        )

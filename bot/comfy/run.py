@@ -1,0 +1,308 @@
+"""Run one graph on one backend and report typed events, ending with the final images.
+
+Completion is ``executing {node: null}`` for our prompt (sent after the history write), or, after a
+websocket gap, what ``/history`` says. Final images come from SaveImageWebsocket frames (which exist
+only on the wire) and from SaveImage/PreviewImage outputs fetched through ``/history`` + ``/view``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.comfy.connection import BackendConnection, Disconnected, PromptWatch, Reconciled
+from bot.comfy.events import (
+    CachedNodes,
+    ConnectionLost,
+    Finished,
+    NodeExecuting,
+    NodeText,
+    OutputImage,
+    OverallProgress,
+    PreviewImage,
+    Queued,
+    RunEvent,
+    Started,
+    StepProgress,
+)
+from bot.comfy.http import ComfyHttp, HistoryEntry
+from bot.comfy.protocol import (
+    Executed,
+    Executing,
+    ExecutionCached,
+    ExecutionError,
+    ExecutionInterrupted,
+    ExecutionStart,
+    ExecutionSuccess,
+    ImageFrame,
+    ImageMime,
+    Progress,
+    TextFrame,
+)
+from bot.errors import (
+    ComfyError,
+    ExecutionFailed,
+    OutputsLost,
+    PromptLost,
+    PromptRejected,
+)
+from bot.errors import (
+    ExecutionInterrupted as InterruptedError_,
+)
+
+log = logging.getLogger(__name__)
+
+WEBSOCKET_OUTPUT = "SaveImageWebsocket"
+FILE_OUTPUTS = frozenset({"SaveImage", "PreviewImage"})
+
+
+def class_types(graph: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        str(node_id): str(node.get("class_type", "?"))
+        for node_id, node in graph.items()
+        if isinstance(node, Mapping)
+    }
+
+
+@dataclass(slots=True)
+class _RunState:
+    """Everything learned about one prompt while it runs."""
+
+    prompt_id: str
+    classes: dict[str, str]
+    output_nodes: frozenset[str]
+    cached: set[str] = field(default_factory=set)
+    current: str | None = None
+    started_nodes: list[str] = field(default_factory=list)
+    frames: dict[str, list[OutputImage]] = field(default_factory=dict)
+    expected_frames: dict[str, int] = field(default_factory=dict)
+    outcome: ServerOutcome | None = None
+    gap: bool = False
+    finished: bool = False
+    history: HistoryEntry | None = None
+
+    @property
+    def websocket_outputs(self) -> list[str]:
+        return [n for n in self.output_nodes if self.classes.get(n) == WEBSOCKET_OUTPUT]
+
+    def overall(self, step_fraction: float = 0.0) -> OverallProgress:
+        total = max(1, len(self.classes) - len(self.cached))
+        done = max(0, len(self.started_nodes) - 1)
+        fraction = min(1.0, (done + step_fraction) / total)
+        return OverallProgress(fraction, done, total)
+
+
+ServerOutcome = ExecutionSuccess | ExecutionError | ExecutionInterrupted
+
+
+class PromptRun:
+    """An async iterator of RunEvents for one prompt; raises the run's ComfyError at the end."""
+
+    def __init__(
+        self,
+        http: ComfyHttp,
+        connection: BackendConnection,
+        graph: Mapping[str, Any],
+        *,
+        prompt_id: str,
+        output_nodes: frozenset[str] | None = None,
+        extra_data: Mapping[str, Any] | None = None,
+        connect_timeout: float = 10.0,
+        attach: bool = False,
+    ) -> None:
+        self._http = http
+        self._connection = connection
+        self._graph = graph
+        self.prompt_id = prompt_id
+        classes = class_types(graph)
+        if output_nodes is None:
+            output_nodes = frozenset(
+                n for n, c in classes.items() if c == WEBSOCKET_OUTPUT or c in FILE_OUTPUTS
+            )
+        self._state = _RunState(prompt_id, classes, output_nodes)
+        self._extra_data = extra_data
+        self._connect_timeout = connect_timeout
+        self._attach = attach
+        self.images: tuple[OutputImage, ...] = ()
+
+    def __aiter__(self) -> AsyncIterator[RunEvent]:
+        return self._events()
+
+    async def result(self) -> tuple[OutputImage, ...]:
+        """Drive the run to its end, ignoring progress; return the images or raise."""
+        async for _ in self:
+            pass
+        return self.images
+
+    async def _events(self) -> AsyncIterator[RunEvent]:
+        await self._connection.wait_connected(self._connect_timeout)
+        watch = self._connection.watch(self.prompt_id)
+        try:
+            if self._attach:
+                watch.submitted = True
+                watch.items.put_nowait(await self._connection.reconcile(self.prompt_id))
+            else:
+                yield await self._submit(watch)
+            while not self._state.finished:
+                for event in await self._handle(await watch.next()):
+                    yield event
+            images = await self._collect_outputs()
+            self.images = images
+            yield Finished(self.prompt_id, images)
+        finally:
+            self._connection.unwatch(self.prompt_id)
+
+    async def _submit(self, watch: PromptWatch) -> Queued:
+        queued = await self._http.queue_prompt(
+            self._graph,
+            client_id=self._connection.client_id,
+            prompt_id=self.prompt_id,
+            extra_data=self._extra_data,
+        )
+        watch.submitted = True
+        if queued.node_errors:
+            # Some outputs failed validation and ComfyUI queued the rest. Half a result would confuse
+            # the member, so take it back out and report what was wrong.
+            with contextlib.suppress(ComfyError):
+                await self._http.delete_pending([self.prompt_id])
+                await self._http.interrupt(self.prompt_id)
+            raise PromptRejected(
+                "partial_validation",
+                "some outputs failed validation",
+                queued.node_errors,
+                partial=True,
+                prompt_id=self.prompt_id,
+            )
+        return Queued(self.prompt_id, queued.number)
+
+    async def _handle(self, item: object) -> list[RunEvent]:
+        state = self._state
+        if isinstance(item, ExecutionStart):
+            return [Started(state.prompt_id)]
+        if isinstance(item, ExecutionCached):
+            state.cached.update(item.nodes)
+            return [CachedNodes(item.nodes)]
+        if isinstance(item, Executing):
+            return self._on_executing(item)
+        if isinstance(item, Progress):
+            return self._on_progress(item)
+        if isinstance(item, ImageFrame):
+            return self._on_image(item)
+        if isinstance(item, TextFrame):
+            return [NodeText(item.node_id, item.text)]
+        if isinstance(item, ExecutionSuccess | ExecutionError | ExecutionInterrupted):
+            state.outcome = item
+            return []
+        if isinstance(item, Executed):
+            return []
+        if isinstance(item, Disconnected):
+            state.gap = True
+            return [ConnectionLost()]
+        if isinstance(item, Reconciled):
+            return self._on_reconciled(item)
+        return []
+
+    def _on_executing(self, item: Executing) -> list[RunEvent]:
+        state = self._state
+        if item.node is None:
+            state.finished = True
+            return []
+        if item.node == state.current:
+            return []
+        state.current = item.node
+        if item.node not in state.started_nodes:
+            state.started_nodes.append(item.node)
+        return [NodeExecuting(item.node, state.classes.get(item.node, "?")), state.overall()]
+
+    def _on_progress(self, item: Progress) -> list[RunEvent]:
+        state = self._state
+        class_type = state.classes.get(item.node, "?")
+        if class_type == WEBSOCKET_OUTPUT:
+            # SaveImageWebsocket counts images 0..N-1 of N: remember N to detect lost frames.
+            state.expected_frames[item.node] = int(item.max)
+            return []
+        fraction = item.value / item.max if item.max > 0 else 0.0
+        return [StepProgress(item.node, class_type, int(item.value), int(item.max)), state.overall(fraction)]
+
+    def _on_image(self, frame: ImageFrame) -> list[RunEvent]:
+        state = self._state
+        node = frame.node_id
+        if node is not None and node in state.output_nodes and state.classes.get(node) == WEBSOCKET_OUTPUT:
+            images = state.frames.setdefault(node, [])
+            image = OutputImage(node, len(images), frame.data, frame.mime)
+            images.append(image)
+            return [image]
+        return [PreviewImage(node, frame.data, frame.mime)]
+
+    def _on_reconciled(self, item: Reconciled) -> list[RunEvent]:
+        state = self._state
+        if item.missing:
+            raise PromptLost(self._connection.endpoint.name, state.prompt_id)
+        if item.history is not None:  # an entry is written only when the run ended
+            state.history = item.history
+            state.finished = True
+            if state.outcome is None:
+                state.outcome = _outcome_from_history(item.history)
+        return []
+
+    async def _collect_outputs(self) -> tuple[OutputImage, ...]:
+        state = self._state
+        outcome = state.outcome
+        if outcome is None:
+            history = state.history or await self._http.get_history(state.prompt_id)
+            if history is None:
+                raise PromptLost(self._connection.endpoint.name, state.prompt_id)
+            state.history = history
+            outcome = _outcome_from_history(history)
+        if isinstance(outcome, ExecutionError):
+            raise ExecutionFailed(
+                outcome.node_id, outcome.node_type, outcome.exception_type, outcome.exception_message
+            )
+        if isinstance(outcome, ExecutionInterrupted):
+            raise InterruptedError_(outcome.node_id, outcome.node_type)
+        self._check_websocket_frames()
+        images: list[OutputImage] = [img for node in sorted(state.frames) for img in state.frames[node]]
+        file_outputs = [n for n in state.output_nodes if state.classes.get(n) in FILE_OUTPUTS]
+        if file_outputs:
+            history = state.history or await self._http.get_history(state.prompt_id)
+            for output in history.outputs if history else ():
+                if output.node_id in file_outputs:
+                    data = await self._http.view(output)
+                    index = sum(1 for i in images if i.node_id == output.node_id)
+                    jpeg = output.filename.lower().endswith((".jpg", ".jpeg"))
+                    mime: ImageMime = "image/jpeg" if jpeg else "image/png"
+                    images.append(OutputImage(output.node_id, index, data, mime))
+        return tuple(images)
+
+    def _check_websocket_frames(self) -> None:
+        state = self._state
+        for node in state.websocket_outputs:
+            got = len(state.frames.get(node, []))
+            expected = state.expected_frames.get(node)
+            if got == 0 or (expected is not None and got < expected):
+                raise OutputsLost(state.prompt_id, f"node {node} sent {got} of {expected or '?'} images")
+
+
+def _outcome_from_history(history: HistoryEntry) -> ServerOutcome:
+    pid = history.prompt_id
+    error = history.message("execution_error")
+    if error is not None:
+        return ExecutionError(
+            pid,
+            str(error.get("node_id", "?")),
+            str(error.get("node_type", "?")),
+            str(error.get("exception_type", "Exception")),
+            str(error.get("exception_message", "")),
+        )
+    interrupted = history.message("execution_interrupted")
+    if interrupted is not None or history.status != "success":
+        data = interrupted or {}
+        node = data.get("node_id")
+        kind = data.get("node_type")
+        return ExecutionInterrupted(
+            pid, None if node is None else str(node), None if kind is None else str(kind)
+        )
+    return ExecutionSuccess(pid)
