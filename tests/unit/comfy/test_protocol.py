@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import struct
 from pathlib import Path
@@ -13,13 +14,13 @@ from hypothesis import strategies as st
 
 from bot.comfy.protocol import (
     MAX_FRAME_BYTES,
+    Executed,
+    Executing,
     ExecutionCached,
     ExecutionError,
     ExecutionInterrupted,
     ExecutionStart,
     ExecutionSuccess,
-    Executed,
-    Executing,
     FeatureFlags,
     ImageFrame,
     Progress,
@@ -120,13 +121,17 @@ def _example_frames() -> dict[str, dict]:
 
 def test_recorded_frames_decode() -> None:
     frames = _example_frames()
-    legacy_png = parse_binary(base64.b64decode(frames["saveimagewebsocket_png_legacy_event1"]["frame_base64"]))
+    legacy_png = parse_binary(
+        base64.b64decode(frames["saveimagewebsocket_png_legacy_event1"]["frame_base64"])
+    )
     assert isinstance(legacy_png, ImageFrame)
     assert legacy_png.mime == "image/png"
     assert legacy_png.prompt_id is None
     assert legacy_png.data.startswith(b"\x89PNG")
 
-    meta = parse_binary(base64.b64decode(frames["saveimagewebsocket_png_with_metadata_event4"]["frame_base64"]))
+    meta = parse_binary(
+        base64.b64decode(frames["saveimagewebsocket_png_with_metadata_event4"]["frame_base64"])
+    )
     assert isinstance(meta, ImageFrame)
     assert meta.mime == "image/png"
     recorded = frames["saveimagewebsocket_png_with_metadata_event4"]["decoded"]["metadata"]
@@ -189,7 +194,9 @@ def test_unknown_binary_events_are_ignored() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -198,19 +205,15 @@ json_values = st.recursive(
 @given(kind=st.sampled_from([*EXPECTED_TYPES, "other"]), data=json_values)
 def test_fuzz_text_only_raises_protocol_error(kind: str, data: object) -> None:
     raw = json.dumps({"type": kind, "data": data})
-    try:
+    with contextlib.suppress(ProtocolError):
         parse_text(raw)
-    except ProtocolError:
-        pass
 
 
 @settings(max_examples=300, deadline=None)
 @given(raw=st.text(max_size=64) | st.binary(max_size=64))
 def test_fuzz_arbitrary_text(raw: str | bytes) -> None:
-    try:
+    with contextlib.suppress(ProtocolError):
         parse_text(raw)
-    except ProtocolError:
-        pass
 
 
 @settings(max_examples=400, deadline=None)
@@ -220,10 +223,8 @@ def test_fuzz_arbitrary_text(raw: str | bytes) -> None:
     payload=st.binary(max_size=80),
 )
 def test_fuzz_binary_only_raises_protocol_error(event: int, word: int, payload: bytes) -> None:
-    try:
+    with contextlib.suppress(ProtocolError):
         parse_binary(struct.pack(">II", event, word) + payload)
-    except ProtocolError:
-        pass
 
 
 @settings(max_examples=200, deadline=None)
