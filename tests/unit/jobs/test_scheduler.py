@@ -111,8 +111,8 @@ def test_positions_predict_the_pop_order(operations: list[tuple[str, int, str]])
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.integers(0, 5), min_size=1, max_size=40), st.integers(0, 5))
-def test_a_members_first_job_waits_at_most_one_turn_per_other_member(heavy: list[int], _unused: int) -> None:
+@given(st.lists(st.integers(0, 5), min_size=1, max_size=40))
+def test_a_members_first_job_waits_at_most_one_turn_per_other_member(heavy: list[int]) -> None:
     s = FairScheduler()
     for n, user in enumerate(heavy):
         s.add(_job(n, user))
