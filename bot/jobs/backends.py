@@ -1,0 +1,187 @@
+"""The pool of ComfyUI backends: health, capabilities, in-flight slots, and choosing where a job runs.
+
+A backend is healthy while its websocket is up and ``/system_stats`` answers. Its capabilities (which
+templates it can run, and why not) come from the template pre-flight over its ``/object_info``,
+refreshed after every reconnect because a restarted ComfyUI may have other models. Each backend keeps
+a few prompts in flight so the next one already waits inside ComfyUI when the current one finishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.comfy import ComfyClient
+from bot.comfy.protocol import Status
+from bot.errors import ComfyError
+
+log = logging.getLogger(__name__)
+
+CapabilityCheck = Callable[[Mapping[str, Any]], Mapping[str, Sequence[str]]]
+"""object_info -> {template name: reasons it cannot run (empty when it can)}."""
+
+
+@dataclass(eq=False)
+class Backend:
+    """One ComfyUI server as the scheduler sees it."""
+
+    client: ComfyClient
+    capacity: int
+    in_flight: set[str] = field(default_factory=set)
+    stats_ok: bool = False
+    problems: dict[str, list[str]] = field(default_factory=dict)
+    capable: frozenset[str] = frozenset()
+    object_info: Mapping[str, Any] | None = None
+    queue_remaining: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.client.name
+
+    @property
+    def healthy(self) -> bool:
+        return self.client.connection.connected and self.stats_ok
+
+    @property
+    def free_slots(self) -> int:
+        return max(0, self.capacity - len(self.in_flight))
+
+    def can_run(self, template: str) -> bool:
+        return template in self.capable
+
+
+class BackendPool:
+    """Owns the backends' clients and the task that keeps their health and capabilities current."""
+
+    def __init__(
+        self,
+        clients: Iterable[ComfyClient],
+        *,
+        capacity: int = 2,
+        capability_check: CapabilityCheck,
+        probe_interval: float = 15.0,
+    ) -> None:
+        self.backends = [Backend(client, capacity) for client in clients]
+        self._check = capability_check
+        self._probe_interval = probe_interval
+        self._changed = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._connects_seen: dict[str, int] = {}
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        for backend in self.backends:
+            backend.client.connection.add_listener(self._listener(backend))
+            backend.client.start()
+            self._tasks.append(asyncio.create_task(self._probe_loop(backend), name=f"probe-{backend.name}"))
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        for backend in self.backends:
+            await backend.client.close()
+
+    def _listener(self, backend: Backend) -> Callable[[Status | None], None]:
+        def on_status(status: Status | None) -> None:
+            if status is None:
+                backend.stats_ok = False
+            else:
+                backend.queue_remaining = status.queue_remaining
+            self.notify()
+
+        return on_status
+
+    async def _probe_loop(self, backend: Backend) -> None:
+        while True:
+            await self.probe(backend)
+            await asyncio.sleep(self._probe_interval if backend.healthy else min(2.0, self._probe_interval))
+
+    async def probe(self, backend: Backend) -> None:
+        """Refresh health, and capabilities when the backend (re)connected since the last look."""
+        was_healthy = backend.healthy
+        try:
+            await backend.client.http.system_stats()
+            backend.stats_ok = True
+            connects = backend.client.connection.connects
+            if backend.object_info is None or self._connects_seen.get(backend.name) != connects:
+                self._connects_seen[backend.name] = connects
+                self.set_object_info(backend, await backend.client.http.object_info())
+        except ComfyError as exc:
+            backend.stats_ok = False
+            if was_healthy:
+                log.warning("backend %s unhealthy: %s", backend.name, exc)
+        if backend.healthy != was_healthy:
+            log.info("backend %s is now %s", backend.name, "healthy" if backend.healthy else "down")
+            self.notify()
+
+    def set_object_info(self, backend: Backend, object_info: Mapping[str, Any]) -> None:
+        backend.object_info = object_info
+        backend.problems = {name: list(reasons) for name, reasons in self._check(object_info).items()}
+        backend.capable = frozenset(name for name, reasons in backend.problems.items() if not reasons)
+        self.notify()
+
+    # --- wake-ups -------------------------------------------------------------------------------------
+
+    def notify(self) -> None:
+        """Something changed that may let a waiting job run (health, a freed slot, capabilities)."""
+        self._changed.set()
+
+    async def wait_changed(self) -> None:
+        await self._changed.wait()
+        self._changed.clear()
+
+    # --- choosing ---------------------------------------------------------------------------------------
+
+    def get(self, name: str) -> Backend | None:
+        return next((b for b in self.backends if b.name == name), None)
+
+    def has_free_slot(self) -> bool:
+        return any(b.healthy and b.free_slots for b in self.backends)
+
+    def pick(self, template: str, *, avoid: Iterable[str] = ()) -> Backend | None:
+        """The least-loaded healthy backend with a free slot that can run ``template``."""
+        skip = set(avoid)
+        candidates = [
+            b
+            for b in self.backends
+            if b.healthy and b.free_slots and b.can_run(template) and b.name not in skip
+        ]
+        if not candidates and skip:
+            return self.pick(template)
+        return min(candidates, key=lambda b: (len(b.in_flight) / b.capacity, b.queue_remaining), default=None)
+
+    def capable_slots(self, template: str) -> int:
+        return sum(b.capacity for b in self.backends if b.healthy and b.can_run(template))
+
+    def why_waiting(self, template: str) -> str | None:
+        """Why a job of ``template`` cannot start now, in words for the member; None if it can."""
+        healthy = [b for b in self.backends if b.healthy]
+        if not healthy:
+            return "No image server is available right now; your job stays queued."
+        able = [b for b in healthy if b.can_run(template)]
+        if not able:
+            reasons = sorted({r for b in healthy for r in b.problems.get(template, [])})
+            detail = f" ({reasons[0]})" if reasons else ""
+            return f"No available image server can run `{template}` right now{detail}; your job stays queued."
+        return None  # merely busy: the position and ETA say enough
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": b.name,
+                "healthy": b.healthy,
+                "in_flight": len(b.in_flight),
+                "capacity": b.capacity,
+                "templates": sorted(b.capable),
+            }
+            for b in self.backends
+        ]

@@ -1,0 +1,228 @@
+"""The job record and pure functions that move it from state to state.
+
+A ``Job`` is an immutable value. Every change produces a new ``Job`` through ``advance`` (state moves,
+checked against the transition table) or ``revise`` (bookkeeping only); the storage layer persists the
+very same computation, so the rules live in one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypedDict, Unpack
+
+from bot.jobs.states import (
+    FINISHED_STATES,
+    IN_FLIGHT_STATES,
+    NOTICE_STATES,
+    TERMINAL_STATES,
+    JobState,
+    check_transition,
+)
+
+JSONObject = dict[str, Any]
+
+DEFAULT_LANE = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class InputRef:
+    """A file a member attached, kept in the spool until the job no longer needs it."""
+
+    param: str
+    path: Path
+    sha256: str
+    filename: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutputRef:
+    """One final image a job produced, already written to the spool."""
+
+    index: int
+    path: Path
+    sha256: str
+    mime: str
+    width: int | None = None
+    height: int | None = None
+    node_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    """Where a job's status message lives; ``message_id`` is None until it is posted."""
+
+    channel_id: int
+    message_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One request to run a template, as the database stores it. Treat ``params`` as read-only."""
+
+    id: str
+    guild_id: int | None
+    channel_id: int
+    user_id: int
+    template: str
+    params: Mapping[str, Any]
+    state: JobState
+    created_at: float
+    updated_at: float
+    inputs: tuple[InputRef, ...] = ()
+    lane: str = DEFAULT_LANE
+    backend: str | None = None
+    prompt_id: str | None = None
+    attempts: int = 0
+    failure_reason: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    status_message: MessageRef | None = field(default=None)
+
+    @property
+    def is_terminal(self) -> bool:
+        """Nothing will ever happen to this job again (apart from telling the user how it ended)."""
+        return self.state in TERMINAL_STATES
+
+    @property
+    def ends_with_notice(self) -> bool:
+        """It ended without results, so its final status is what the user must see."""
+        return self.state in NOTICE_STATES
+
+
+class JobChanges(TypedDict, total=False):
+    """Fields a transition or revision may set besides the state (``updated_at`` is always stamped)."""
+
+    lane: str
+    backend: str | None
+    prompt_id: str | None
+    attempts: int
+    failure_reason: str | None
+    started_at: float | None
+    finished_at: float | None
+    status_message: MessageRef | None
+
+
+def new_job(
+    *,
+    job_id: str,
+    guild_id: int | None,
+    channel_id: int,
+    user_id: int,
+    template: str,
+    params: Mapping[str, Any],
+    now: float,
+    inputs: Iterable[InputRef] = (),
+    state: JobState = JobState.QUEUED,
+    lane: str = DEFAULT_LANE,
+    status_message: MessageRef | None = None,
+) -> Job:
+    """A job as it enters the system: waiting for review or already queued."""
+    if state not in (JobState.PENDING_REVIEW, JobState.QUEUED):
+        raise ValueError(f"a new job starts PENDING_REVIEW or QUEUED, not {state.value}")
+    try:
+        # Fail here, at the caller, rather than later inside a database write.
+        json.dumps(params)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"job params must be JSON-serialisable: {exc}") from exc
+    return Job(
+        id=job_id,
+        guild_id=guild_id,
+        channel_id=channel_id,
+        user_id=user_id,
+        template=template,
+        params=dict(params),
+        state=state,
+        created_at=now,
+        updated_at=now,
+        inputs=tuple(inputs),
+        lane=lane,
+        status_message=status_message,
+    )
+
+
+def advance(
+    job: Job,
+    target: JobState,
+    *,
+    now: float,
+    expected: Iterable[JobState] | None = None,
+    **changes: Unpack[JobChanges],
+) -> Job:
+    """Move ``job`` to ``target`` or raise IllegalTransition; explicit ``changes`` win over defaults.
+
+    Defaults keep the bookkeeping consistent: each dispatch counts an attempt, a re-queue forgets the
+    backend and prompt, RUNNING stamps ``started_at`` once, ending a run stamps ``finished_at``.
+    """
+    check_transition(job.id, job.state, target, expected)
+    auto: JobChanges = {}
+    if target is JobState.DISPATCHED:
+        auto["attempts"] = job.attempts + 1
+    elif target is JobState.RUNNING:
+        auto["started_at"] = job.started_at if job.started_at is not None else now
+    elif target is JobState.QUEUED and job.state in IN_FLIGHT_STATES:
+        auto["backend"] = None
+        auto["prompt_id"] = None
+        auto["started_at"] = None
+    if target in FINISHED_STATES:
+        auto["finished_at"] = now
+    auto.update(changes)
+    return dataclasses.replace(job, state=target, updated_at=now, **auto)
+
+
+def revise(job: Job, *, now: float, **changes: Unpack[JobChanges]) -> Job:
+    """Change bookkeeping fields (status message, prompt id, ...) without moving the state."""
+    return dataclasses.replace(job, updated_at=now, **changes)
+
+
+# --- named moves: what the engine calls, each with the arguments that move needs ----------------
+
+
+def approve(job: Job, *, now: float) -> Job:
+    """A moderator let a job through review."""
+    return advance(job, JobState.QUEUED, now=now)
+
+
+def reject(job: Job, reason: str, *, now: float) -> Job:
+    """A moderator (or a policy) refused a job under review."""
+    return advance(job, JobState.REJECTED, now=now, failure_reason=reason)
+
+
+def dispatch(job: Job, backend: str, *, now: float, prompt_id: str | None = None) -> Job:
+    """The scheduler handed the job to ``backend`` (persisted before anything is sent there)."""
+    return advance(job, JobState.DISPATCHED, now=now, backend=backend, prompt_id=prompt_id)
+
+
+def start_running(job: Job, *, now: float, prompt_id: str | None = None) -> Job:
+    """The backend began executing the job's prompt."""
+    if prompt_id is None:
+        return advance(job, JobState.RUNNING, now=now)
+    return advance(job, JobState.RUNNING, now=now, prompt_id=prompt_id)
+
+
+def requeue(job: Job, *, now: float) -> Job:
+    """The backend went away under the job: run it again elsewhere (same params, same seed)."""
+    return advance(job, JobState.QUEUED, now=now)
+
+
+def succeed(job: Job, *, now: float) -> Job:
+    """Every final output is in the spool; delivery comes next."""
+    return advance(job, JobState.SUCCEEDED, now=now)
+
+
+def fail(job: Job, reason: str, *, now: float) -> Job:
+    """The job cannot finish; ``reason`` is shown to the member, so keep it user-safe."""
+    return advance(job, JobState.FAILED, now=now, failure_reason=reason)
+
+
+def cancel(job: Job, *, now: float, reason: str | None = None) -> Job:
+    """The member or a moderator cancelled the job."""
+    return advance(job, JobState.CANCELLED, now=now, failure_reason=reason)
+
+
+def deliver(job: Job, *, now: float) -> Job:
+    """The results reached the member: the job is done."""
+    return advance(job, JobState.DELIVERED, now=now)

@@ -1,0 +1,59 @@
+"""What the engine needs from the templates layer, and what a caller hands the engine."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bot.jobs.model import DEFAULT_LANE
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A graph ready to submit, and which of its nodes produce the job's final images."""
+
+    graph: Mapping[str, Any]
+    output_nodes: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file for an image or mask parameter, already downloaded and normalised by the caller."""
+
+    param: str
+    filename: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequest:
+    """Everything needed to create a job. ``values`` are the member's raw option values."""
+
+    user_id: int
+    channel_id: int
+    template: str
+    values: Mapping[str, Any]
+    guild_id: int | None = None
+    attachments: Sequence[Attachment] = ()
+    lane: str = DEFAULT_LANE
+    needs_review: bool = False
+
+
+class JobPlanner(Protocol):
+    """Validates requests and renders graphs; implemented over the templates package."""
+
+    def knows(self, template: str) -> bool: ...
+
+    def validate(self, template: str, values: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
+        """Coerced, complete params (the random seed chosen here); raises InvalidParameter."""
+        ...
+
+    def plan(self, template: str, params: Mapping[str, Any], uploaded: Mapping[str, str]) -> Plan:
+        """The graph for stored ``params`` with image params pointing at ``uploaded`` names."""
+        ...
+
+    def capabilities(self, object_info: Mapping[str, Any]) -> Mapping[str, Sequence[str]]:
+        """{template: reasons it cannot run on a backend with this object_info (empty = it can)}."""
+        ...

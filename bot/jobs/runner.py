@@ -1,0 +1,222 @@
+"""Run one dispatched job on its backend: upload inputs, render, submit, follow, keep the outputs.
+
+The runner turns the outcome into a ``RunOutcome`` and leaves every state change to the engine, so
+the rules about what happens next (retry elsewhere, fail, cancel) live in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+from bot.comfy import (
+    ConnectionLost,
+    Finished,
+    NodeExecuting,
+    OutputImage,
+    OverallProgress,
+    PreviewImage,
+    RunEvent,
+    Started,
+    StepProgress,
+)
+from bot.comfy.http import UPLOAD_SUBFOLDER, content_name
+from bot.errors import (
+    BackendUnavailable,
+    ComfyError,
+    ExecutionFailed,
+    ExecutionInterrupted,
+    OutputsLost,
+    PromptLost,
+    PromptRejected,
+    UnexpectedResponse,
+    UploadTooLarge,
+)
+from bot.jobs.backends import Backend
+from bot.jobs.model import Job, OutputRef
+from bot.jobs.planning import JobPlanner
+from bot.storage import Spool
+
+log = logging.getLogger(__name__)
+
+RETRYABLE = (BackendUnavailable, PromptLost, OutputsLost, UnexpectedResponse)
+
+
+@dataclass(slots=True)
+class Progress:
+    """The live part of a JobUpdate, kept by the runner between events."""
+
+    node: str | None = None
+    step: int | None = None
+    steps: int | None = None
+    overall: float | None = None
+    preview: bytes | None = field(default=None, repr=False)
+    preview_mime: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """How a run ended. Exactly one of ``outputs`` (success) or ``error`` is set."""
+
+    outputs: tuple[OutputRef, ...] = ()
+    error: ComfyError | None = None
+    timed_out: bool = False
+    seconds: float = 0.0
+
+    @property
+    def retryable(self) -> bool:
+        return isinstance(self.error, RETRYABLE)
+
+
+class JobRunner:
+    """Executes jobs; one instance serves the whole engine."""
+
+    def __init__(
+        self,
+        planner: JobPlanner,
+        spool: Spool,
+        *,
+        max_runtime: float,
+        reconnect_grace: float = 30.0,
+        on_started: Callable[[Job], object],
+        on_progress: Callable[[Job, Progress], None],
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._planner = planner
+        self._spool = spool
+        self._max_runtime = max_runtime
+        self._grace = reconnect_grace
+        self._on_started = on_started
+        self._on_progress = on_progress
+        self._monotonic = monotonic
+
+    async def run(self, job: Job, backend: Backend, *, attach: bool = False) -> RunOutcome:
+        """Run (or, after a restart, re-attach to) ``job`` on ``backend``; never raises ComfyError."""
+        started = self._monotonic()
+        try:
+            outputs = await self._run(job, backend, attach)
+        except TimeoutError:
+            await self._interrupt(job, backend)
+            return RunOutcome(error=None, timed_out=True, seconds=self._monotonic() - started)
+        except ComfyError as exc:
+            return RunOutcome(error=exc, seconds=self._monotonic() - started)
+        return RunOutcome(outputs=outputs, seconds=self._monotonic() - started)
+
+    async def _run(self, job: Job, backend: Backend, attach: bool) -> tuple[OutputRef, ...]:
+        assert job.prompt_id is not None, "a dispatched job has its prompt_id persisted"
+        client = backend.client
+        uploaded: dict[str, str] = {}
+        if not attach:
+            for ref in job.inputs:
+                data = await self._spool.read(ref.path)
+                uploaded[ref.param] = (await client.http.upload_image(data, ref.filename)).ref
+        else:
+            # Names are content hashes, so re-attaching after a restart derives them without uploading.
+            for ref in job.inputs:
+                name = content_name(await self._spool.read(ref.path), ref.filename)
+                uploaded[ref.param] = f"{UPLOAD_SUBFOLDER}/{name}"
+        plan = self._planner.plan(job.template, job.params, uploaded)
+        if attach:
+            run = client.attach(plan.graph, job.prompt_id, output_nodes=plan.output_nodes)
+        else:
+            run = client.run(
+                plan.graph,
+                prompt_id=job.prompt_id,
+                output_nodes=plan.output_nodes,
+                extra_data={"comfycord_job": job.id},
+            )
+        images: tuple[OutputImage, ...] = ()
+        progress = Progress()
+        async with asyncio.timeout(None) as deadline:
+            async for event in self._with_grace(aiter(run)):
+                if isinstance(event, Started):
+                    # The run-time limit counts from the moment ComfyUI starts the job, not from
+                    # when it began to wait behind the prompt before it.
+                    deadline.reschedule(asyncio.get_running_loop().time() + self._max_runtime)
+                    self._on_started(job)
+                elif isinstance(event, Finished):
+                    images = event.images
+                elif self._track(event, progress):
+                    self._on_progress(job, progress)
+        return await self._store(job, images)
+
+    async def _with_grace(self, events: AsyncIterator[RunEvent]) -> AsyncIterator[RunEvent]:
+        """Pass events through; after a dropped socket, give the backend ``grace`` seconds to return."""
+        waiting_since_drop = False
+        while True:
+            try:
+                if waiting_since_drop:
+                    event = await asyncio.wait_for(anext(events), self._grace)
+                else:
+                    event = await anext(events)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise BackendUnavailable("backend", f"no reconnect within {self._grace:g}s") from None
+            waiting_since_drop = isinstance(event, ConnectionLost)
+            yield event
+
+    @staticmethod
+    def _track(event: RunEvent, progress: Progress) -> bool:
+        if isinstance(event, NodeExecuting):
+            progress.node, progress.step, progress.steps = event.class_type, None, None
+        elif isinstance(event, StepProgress):
+            progress.step, progress.steps = event.value, event.max
+        elif isinstance(event, OverallProgress):
+            progress.overall = event.fraction
+        elif isinstance(event, PreviewImage):
+            progress.preview, progress.preview_mime = event.data, event.mime
+        else:
+            return False
+        return True
+
+    async def _store(self, job: Job, images: tuple[OutputImage, ...]) -> tuple[OutputRef, ...]:
+        if not images:
+            raise OutputsLost(job.prompt_id or "?", "the workflow finished without any image")
+        refs: list[OutputRef] = []
+        for index, image in enumerate(images):
+            ext = "jpg" if image.mime == "image/jpeg" else "png"
+            spooled = await self._spool.put_output(job.id, index, image.data, ext)
+            width, height = _size(image.data)
+            refs.append(
+                OutputRef(index, spooled.path, spooled.sha256, image.mime, width, height, image.node_id)
+            )
+        return tuple(refs)
+
+    async def _interrupt(self, job: Job, backend: Backend) -> None:
+        """Stop our own prompt (targeted by id, never global), whether it waits or runs."""
+        if job.prompt_id is None:
+            return
+        try:
+            await backend.client.http.delete_pending([job.prompt_id])
+            await backend.client.http.interrupt(job.prompt_id)
+        except ComfyError as exc:
+            log.warning("job=%s could not interrupt prompt %s: %s", job.id, job.prompt_id, exc)
+
+    async def stop(self, job: Job, backend: Backend) -> None:
+        await self._interrupt(job, backend)
+
+
+def _size(data: bytes) -> tuple[int | None, int | None]:
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None, None
+
+
+def user_reason(error: ComfyError | None, *, timed_out: bool = False, max_runtime: float = 0) -> str:
+    """The failure reason stored on the job and shown to the member."""
+    if timed_out:
+        return f"The job took longer than the {max_runtime:g}-second limit and was stopped."
+    if error is None:
+        return "The job failed."
+    if isinstance(error, (PromptRejected, ExecutionFailed, ExecutionInterrupted, UploadTooLarge)):
+        return error.user_message
+    return f"{error.user_message} It was tried several times."

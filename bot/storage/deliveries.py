@@ -1,0 +1,75 @@
+"""What reached the user: one record per job and kind, so a retried delivery is never a double post."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.storage.database import Database
+
+
+class DeliveryKind(StrEnum):
+    """What was delivered: the results, or the final status of a job that ended without results."""
+
+    RESULT = "result"
+    STATUS = "status"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Where and when something about a job was delivered."""
+
+    job_id: str
+    kind: str
+    channel_id: int | None
+    message_ids: tuple[int, ...]
+    delivered_at: float
+
+
+class DeliveryRepository:
+    """Records deliveries idempotently (first record wins) and answers whether one happened."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def record_delivery(
+        self, job_id: str, kind: str, *, channel_id: int | None, message_ids: Sequence[int] = ()
+    ) -> bool:
+        """Record a delivery; True if this call recorded it, False if it was already recorded."""
+        changed = await self._db.execute(
+            "INSERT INTO deliveries (job_id, kind, channel_id, message_ids, delivered_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (job_id, kind) DO NOTHING",
+            (job_id, str(kind), channel_id, json.dumps(list(message_ids)), self._db.clock()),
+        )
+        return changed == 1
+
+    async def get(self, job_id: str, kind: str) -> Delivery | None:
+        """The delivery of ``kind`` for a job, if there was one."""
+        row = await self._db.fetch_one(
+            "SELECT * FROM deliveries WHERE job_id = ? AND kind = ?", (job_id, str(kind))
+        )
+        return _delivery(row) if row is not None else None
+
+    async def was_delivered(self, job_id: str, kind: str) -> bool:
+        """Whether ``kind`` was already delivered for the job."""
+        return await self.get(job_id, kind) is not None
+
+    async def list_for_job(self, job_id: str) -> list[Delivery]:
+        """Every delivery of one job, oldest first."""
+        rows = await self._db.fetch_all(
+            "SELECT * FROM deliveries WHERE job_id = ? ORDER BY delivered_at, kind", (job_id,)
+        )
+        return [_delivery(row) for row in rows]
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(
+        job_id=row["job_id"],
+        kind=row["kind"],
+        channel_id=row["channel_id"],
+        message_ids=tuple(int(m) for m in json.loads(row["message_ids"])),
+        delivered_at=row["delivered_at"],
+    )
