@@ -111,7 +111,8 @@ class JobEngine:
         """Validate, check limits, persist and queue a job (or hold it for review)."""
         if not self.planner.knows(request.template):
             raise InvalidParameter("template", f"there is no template named `{request.template}`")
-        params = self.planner.validate(request.template, request.values, self._rng)
+        attached = {a.param for a in request.attachments}
+        params = self.planner.validate(request.template, request.values, self._rng, attached)
         mine = await self.jobs.count_waiting(user_id=request.user_id)
         if mine >= self.limits.max_queued_per_user:
             raise QueueFull(

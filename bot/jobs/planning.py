@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -46,8 +46,11 @@ class JobPlanner(Protocol):
 
     def knows(self, template: str) -> bool: ...
 
-    def validate(self, template: str, values: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
-        """Coerced, complete params (the random seed chosen here); raises InvalidParameter."""
+    def validate(
+        self, template: str, values: Mapping[str, Any], rng: random.Random, attached: Collection[str] = ()
+    ) -> dict[str, Any]:
+        """Coerced, complete params (the random seed chosen here); ``attached`` names the image
+        params that come with files. Raises InvalidParameter."""
         ...
 
     def plan(self, template: str, params: Mapping[str, Any], uploaded: Mapping[str, str]) -> Plan:

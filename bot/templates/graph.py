@@ -1,0 +1,182 @@
+"""Reading API-format graphs: shape checks, links, titles, and resolving node references."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.templates.model import Graph, Target
+
+#: Classes that produce results people want to see (used when no ``[outputs]`` are declared).
+OUTPUT_CLASSES = frozenset(
+    {
+        "SaveImage",
+        "PreviewImage",
+        "SaveImageWebsocket",
+        "SaveAnimatedWEBP",
+        "SaveAnimatedPNG",
+        "SaveWEBM",
+        "SaveVideo",
+    }
+)
+
+
+def link_source(value: object) -> str | None:
+    """The source node id if ``value`` is a link ``[node_id, output_index]``, else None."""
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], str | int)
+        and not isinstance(value[0], bool)
+        and isinstance(value[1], int)
+        and not isinstance(value[1], bool)
+    ):
+        return str(value[0])
+    return None
+
+
+def inputs_of(graph: Graph, node_id: str) -> Mapping[str, Any]:
+    inputs = graph[node_id].get("inputs", {})
+    return inputs if isinstance(inputs, Mapping) else {}
+
+
+def class_of(graph: Graph, node_id: str) -> str:
+    return str(graph[node_id].get("class_type", ""))
+
+
+def title_of(graph: Graph, node_id: str) -> str | None:
+    meta = graph[node_id].get("_meta")
+    if isinstance(meta, Mapping):
+        title = meta.get("title")
+        if isinstance(title, str) and title:
+            return title
+    return None
+
+
+def links(graph: Graph) -> Iterator[tuple[str, str, str]]:
+    """Every link as ``(node_id, input_name, source_node_id)``."""
+    for node_id in graph:
+        for name, value in inputs_of(graph, node_id).items():
+            source = link_source(value)
+            if source is not None:
+                yield node_id, name, source
+
+
+def looks_like_ui_export(data: object) -> bool:
+    return isinstance(data, Mapping) and ("nodes" in data or "links" in data) and "class_type" not in data
+
+
+def shape_problems(data: object) -> list[str]:
+    """Why ``data`` is not an API-format graph (empty when it is one)."""
+    if looks_like_ui_export(data):
+        return [
+            "this is a UI-format export (it has 'nodes'/'links'); in ComfyUI use "
+            "'Save (API format)' (Workflow menu > Export (API); older versions need "
+            "'Enable Dev mode Options' in the settings) and drop that file here instead"
+        ]
+    if not isinstance(data, Mapping):
+        return ["the workflow must be a JSON object of nodes (an API-format export)"]
+    request_keys = {"prompt", "client_id", "extra_data", "prompt_id"}
+    if set(data) <= request_keys and isinstance(data.get("prompt"), Mapping):
+        return ['this is a /prompt request body; save only its "prompt" value (the graph) as the workflow']
+    if not data:
+        return ["the workflow has no nodes"]
+    problems: list[str] = []
+    for node_id, node in data.items():
+        if not isinstance(node, Mapping):
+            problems.append(f"node {node_id}: is not an object")
+            continue
+        class_type = node.get("class_type")
+        if not isinstance(class_type, str) or not class_type:
+            problems.append(f"node {node_id}: has no class_type (is this an API-format export?)")
+        inputs = node.get("inputs", {})
+        if not isinstance(inputs, Mapping):
+            problems.append(f"node {node_id}: 'inputs' is not an object")
+            continue
+        for name, value in inputs.items():
+            source = link_source(value)
+            if source is not None and source not in data:
+                problems.append(
+                    f"node {node_id}: input '{name}' links to node {source}, which does not exist"
+                )
+    return problems
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """The outcome of resolving a node reference: node ids found, or an explanation."""
+
+    node_ids: tuple[str, ...]
+    how: str = ""  # "id", "title" or "class"
+
+    @property
+    def unique(self) -> str | None:
+        return self.node_ids[0] if len(self.node_ids) == 1 else None
+
+
+def resolve_node(graph: Graph, ref: str) -> Resolved:
+    """Find a node by id, else by ``_meta.title``, else by class_type (each must be unique to be used)."""
+    if ref in graph:
+        return Resolved((ref,), "id")
+    by_title = tuple(node_id for node_id in graph if title_of(graph, node_id) == ref)
+    if by_title:
+        return Resolved(by_title, "title")
+    by_class = tuple(node_id for node_id in graph if class_of(graph, node_id) == ref)
+    if by_class:
+        return Resolved(by_class, "class")
+    return Resolved(())
+
+
+def describe_node(graph: Graph, node_id: str) -> str:
+    title = title_of(graph, node_id)
+    class_type = class_of(graph, node_id)
+    if title and title != class_type:
+        return f"node {node_id} ('{title}', {class_type})"
+    return f"node {node_id} ({class_type})"
+
+
+def _unresolved_message(graph: Graph, ref: str, found: Resolved) -> str:
+    if len(found.node_ids) > 1:
+        kind = "title" if found.how == "title" else "class_type"
+        ids = ", ".join(found.node_ids)
+        return (
+            f"{kind} '{ref}' is ambiguous: it matches nodes {ids}; "
+            "use a node id or give the nodes distinct titles"
+        )
+    titles = sorted({t for t in (title_of(graph, n) for n in graph) if t})
+    hint = f" (titles in this workflow: {', '.join(repr(t) for t in titles[:12])})" if titles else ""
+    return f"no node has the id or title '{ref}'{hint}"
+
+
+def resolve_target(graph: Graph, spec: str) -> tuple[Target | None, str]:
+    """Resolve ``"6.text"``, ``"Positive Prompt.text"`` or a bare node reference.
+
+    ``"node.input"`` is tried first (split at the last dot, so titles may contain dots), then the whole
+    string as a node reference. Returns the target or an error message.
+    """
+    split_error = ""
+    if "." in spec:
+        ref, input_name = spec.rsplit(".", 1)
+        found = resolve_node(graph, ref)
+        node_id = found.unique
+        if node_id is not None:
+            if input_name in inputs_of(graph, node_id):
+                return Target(node_id, input_name), ""
+            have = ", ".join(sorted(inputs_of(graph, node_id))) or "none"
+            split_error = f"{describe_node(graph, node_id)} has no input '{input_name}' (its inputs: {have})"
+        elif found.node_ids:
+            split_error = _unresolved_message(graph, ref, found)
+    whole = resolve_node(graph, spec)
+    if whole.unique is not None:
+        return Target(whole.unique), ""
+    if whole.node_ids:
+        return None, _unresolved_message(graph, spec, whole)
+    if split_error:
+        return None, split_error
+    ref = spec.rsplit(".", 1)[0] if "." in spec else spec
+    return None, _unresolved_message(graph, ref, Resolved(()))
+
+
+def infer_outputs(graph: Graph) -> tuple[str, ...]:
+    return tuple(node_id for node_id in graph if class_of(graph, node_id) in OUTPUT_CLASSES)

@@ -1,0 +1,242 @@
+"""Load ``workflows/``: every ``<stem>.json`` (API format) with its optional ``<stem>.toml`` manifest.
+
+Everything is validated and every problem is reported at once, each with its file and parameter.
+Files are read here; nothing else in the package touches the disk and nothing touches the network.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from bot.errors import InvalidParameter, TemplateError
+from bot.templates.checks import target_problems
+from bot.templates.coerce import coerce_value
+from bot.templates.discord_rules import command_problems, sanitize_command_name
+from bot.templates.graph import class_of, inputs_of, link_source, shape_problems
+from bot.templates.infer import infer_params
+from bot.templates.manifest import (
+    Problems,
+    default_description,
+    overlap_problems,
+    parse_manifest,
+    parse_outputs,
+)
+from bot.templates.model import SWAPPABLE_OUTPUTS, Action, ParamType, Problem, Template, TemplateSet
+
+
+def _parse_json(text: str) -> tuple[object, str | None]:
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as error:
+        return None, f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+
+
+def _parse_toml(text: str) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        return tomllib.loads(text), None
+    except tomllib.TOMLDecodeError as error:
+        return None, f"invalid TOML: {error}"
+
+
+def _output_problems(template: Template, problems: Problems) -> None:
+    if not template.websocket_outputs:
+        return
+    for node_id in template.outputs:
+        swapped = class_of(template.graph, node_id) in SWAPPABLE_OUTPUTS
+        if swapped and link_source(inputs_of(template.graph, node_id).get("images")) is None:
+            problems.add(
+                "[outputs]", f"node {node_id} has no linked 'images' input to send over the websocket"
+            )
+
+
+def _inferred_template(graph: Mapping[str, Any], stem: str, source: str) -> tuple[Template, Problems]:
+    problems = Problems()
+    outputs, _ = parse_outputs(graph, None, problems)
+    params = infer_params(graph)
+    for param in params:
+        for message in target_problems(graph, param):
+            problems.add(f"param '{param.name}'", message)
+    overlap_problems(params, problems)
+    name = sanitize_command_name(stem)
+    if not name:
+        problems.add("[command]", f"cannot make a command name from the file name '{stem}'; add a manifest")
+    template = Template(
+        name=name,
+        description=default_description(stem),
+        graph=graph,
+        params=params,
+        outputs=outputs,
+        source=source,
+        inferred=True,
+    )
+    return template, problems
+
+
+def parse_template(
+    stem: str,
+    graph_text: str,
+    manifest_text: str | None = None,
+    *,
+    json_name: str | None = None,
+    toml_name: str | None = None,
+) -> tuple[Template | None, list[Problem]]:
+    """Build one template from the text of its files (no I/O). The template is None if anything is wrong."""
+    json_name = json_name or f"{stem}.json"
+    toml_name = toml_name or f"{stem}.toml"
+    problems: list[Problem] = []
+    data, error = _parse_json(graph_text)
+    if error:
+        problems.append(Problem(json_name, error))
+    else:
+        problems.extend(Problem(json_name, message) for message in shape_problems(data))
+    manifest: dict[str, Any] | None = None
+    if manifest_text is not None:
+        manifest, error = _parse_toml(manifest_text)
+        if error:
+            problems.append(Problem(toml_name, error))
+    if problems:
+        return None, problems
+    assert isinstance(data, dict)
+    if manifest is None:
+        template, found = _inferred_template(data, stem, json_name)
+        file = json_name
+    else:
+        template, found = parse_manifest(data, manifest, stem=stem, source=json_name)
+        file = toml_name
+    _output_problems(template, found)
+    for where, message in command_problems(template):
+        found.add(where, message)
+    problems.extend(Problem(file, message, where) for where, message in found.items)
+    return (None if problems else template), problems
+
+
+def load_template(path: Path) -> Template:
+    """Load one ``<stem>.json`` (and ``<stem>.toml`` beside it, if any); raises ``TemplateError``."""
+    template, problems = _load_file(path)
+    if template is None:
+        raise TemplateError([str(p) for p in problems])
+    return template
+
+
+def _read(path: Path) -> tuple[str | None, Problem | None]:
+    try:
+        return path.read_text(encoding="utf-8-sig"), None
+    except (OSError, UnicodeDecodeError) as error:
+        return None, Problem(path.name, f"cannot read the file: {error}")
+
+
+def _load_file(path: Path) -> tuple[Template | None, list[Problem]]:
+    graph_text, problem = _read(path)
+    if graph_text is None:
+        return None, [problem] if problem else []
+    manifest_path = path.with_suffix(".toml")
+    manifest_text = None
+    if manifest_path.exists():
+        manifest_text, problem = _read(manifest_path)
+        if manifest_text is None:
+            return None, [problem] if problem else []
+    return parse_template(
+        path.stem, graph_text, manifest_text, json_name=path.name, toml_name=manifest_path.name
+    )
+
+
+def _action_problem(action: Action, target: Template) -> tuple[Action, str | None]:
+    images = [p.name for p in target.params if p.type is ParamType.IMAGE]
+    image_param = action.image_param
+    if not image_param:
+        if len(images) != 1:
+            found = ", ".join(images) or "none"
+            return action, f"set image_param: /{target.name} has {len(images)} image parameters ({found})"
+        image_param = images[0]
+    elif image_param not in images:
+        return action, f"/{target.name} has no image parameter '{image_param}' (image parameters: {images})"
+    for name, value in action.values:
+        if not target.has_param(name) or name == image_param:
+            return action, f"value '{name}': /{target.name} has no such parameter to fix"
+        try:
+            coerce_value(target.param(name), value)
+        except InvalidParameter as error:
+            return action, f"value for /{target.name} {error.user_message}"
+    return replace(action, image_param=image_param), None
+
+
+def check_actions(
+    templates: Mapping[str, Template], files: Mapping[str, str]
+) -> tuple[dict[str, Template], list[Problem]]:
+    """Resolve every action against the template it runs; broken actions are dropped and reported."""
+    problems: list[Problem] = []
+    checked: dict[str, Template] = {}
+    for name, template in templates.items():
+        kept: list[Action] = []
+        for index, action in enumerate(template.actions, start=1):
+            where = f"action {index} ('{action.label}')"
+            target = templates.get(action.template)
+            if target is None:
+                problems.append(Problem(files[name], f"template '{action.template}' is not loaded", where))
+                continue
+            resolved, problem = _action_problem(action, target)
+            if problem:
+                problems.append(Problem(files[name], problem, where))
+            else:
+                kept.append(resolved)
+        checked[name] = replace(template, actions=tuple(kept))
+    return checked, problems
+
+
+def _manifest_or_json(template: Template, directory: Path) -> str:
+    toml_name = Path(template.source).with_suffix(".toml").name
+    return template.source if template.inferred or not (directory / toml_name).exists() else toml_name
+
+
+def load_templates_lenient(directory: Path) -> tuple[TemplateSet, list[Problem]]:
+    """Every valid template in ``directory`` and every problem found; for ``comfycord check``."""
+    problems: list[Problem] = []
+    loaded: dict[str, Template] = {}
+    files: dict[str, str] = {}
+    if not directory.is_dir():
+        return TemplateSet({}), [Problem(str(directory), "the workflows folder does not exist")]
+    json_paths = sorted(directory.glob("*.json"))
+    stems = {p.stem for p in json_paths}
+    problems.extend(
+        Problem(p.name, f"manifest without a workflow: there is no {p.stem}.json beside it")
+        for p in sorted(directory.glob("*.toml"))
+        if p.stem not in stems
+    )
+    for path in json_paths:
+        template, found = _load_file(path)
+        problems.extend(found)
+        if template is None:
+            continue
+        file = _manifest_or_json(template, directory)
+        if template.name in loaded:
+            problems.append(
+                Problem(
+                    file,
+                    f"command name '{template.name}' is already used by {files[template.name]}",
+                    "[command]",
+                )
+            )
+            continue
+        loaded[template.name] = template
+        files[template.name] = file
+    checked, action_problems = check_actions(loaded, files)
+    problems.extend(action_problems)
+    return TemplateSet(checked), problems
+
+
+def load_templates(directory: Path) -> TemplateSet:
+    """Every template in ``directory``; raises ``TemplateError`` listing every problem if any."""
+    templates, problems = load_templates_lenient(directory)
+    if problems:
+        raise TemplateError([str(p) for p in problems])
+    return templates
+
+
+def templates_from(items: Iterable[Template]) -> TemplateSet:
+    """A TemplateSet from already built templates (tests, the CLI's single-file mode)."""
+    return TemplateSet({t.name: t for t in items})
