@@ -38,6 +38,7 @@ class EngineLimits:
     max_runtime: float = 900.0
     max_attempts: int = 3
     reconnect_grace: float = 30.0
+    retention_seconds: float = 24 * 3600.0
 
 
 class JobEngine:
@@ -93,6 +94,7 @@ class JobEngine:
         await self._recover()
         self._tasks.append(asyncio.create_task(self._dispatch_loop(), name="dispatcher"))
         self._tasks.append(asyncio.create_task(self._delivery_loop(), name="delivery"))
+        self._tasks.append(asyncio.create_task(self._janitor_loop(), name="spool-janitor"))
 
     async def close(self) -> None:
         """Stop taking work and let in-flight runs go; the database already holds their state."""
@@ -377,6 +379,25 @@ class JobEngine:
         await self.deliveries.record_delivery(
             job.id, kind, channel_id=receipt.channel_id, message_ids=list(receipt.message_ids)
         )
+
+    # --- retention -------------------------------------------------------------------------------------
+
+    async def _janitor_loop(self) -> None:
+        interval = min(600.0, max(1.0, self.limits.retention_seconds / 4))
+        while True:
+            try:
+                await self.sweep_spool()
+            except Exception:
+                log.exception("spool clean-up failed")
+            await asyncio.sleep(interval)
+
+    async def sweep_spool(self) -> list[str]:
+        """Remove spooled inputs and outputs of jobs that ended longer ago than the retention time."""
+        cutoff = self._clock() - self.limits.retention_seconds
+        removed = await self.spool.cleanup(cutoff, await self.jobs.ended_before(cutoff))
+        if removed:
+            log.info("spool: removed the files of %d ended job(s)", len(removed))
+        return removed
 
     # --- restart recovery --------------------------------------------------------------------------------
 
