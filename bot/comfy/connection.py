@@ -178,7 +178,9 @@ class BackendConnection:
                 )
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 self.last_error = f"websocket connect failed: {type(exc).__name__}"
-                log.warning("backend %s: %s", self.endpoint.name, self.last_error)
+                # One warning per outage, not one per retry.
+                level = logging.WARNING if attempt == 0 else logging.DEBUG
+                log.log(level, "backend %s: %s (retrying with back-off)", self.endpoint.name, self.last_error)
                 await self._sleep(self._backoff.delay(attempt))
                 attempt += 1
                 continue

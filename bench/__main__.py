@@ -1,0 +1,39 @@
+"""``python -m bench [--quick]``: every benchmark, one JSON document on stdout.
+
+Figures are comparable from run to run only on the same machine; quote medians and ratios from one
+run. ``--quick`` is a reduced run (well under a minute) for smoke-testing the benchmarks themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import platform
+import sys
+import time
+from typing import Any
+
+from bench import client_bench, engine_bench
+
+
+async def main(quick: bool) -> dict[str, Any]:
+    started = time.monotonic()
+    report: dict[str, Any] = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "quick": quick,
+    }
+    report["client"] = await client_bench.run(200 if quick else 1000)
+    report["engine"] = await engine_bench.run(40 if quick else 200, 1000 if quick else 10_000)
+    report["sockets_per_backend"] = report["client"]["sockets_per_backend"]
+    report["idle_gap_ms"] = report["engine"]["idle_gap_ms"]
+    report["makespan_ratio"] = report["engine"]["makespan_ratio"]
+    report["speedup_vs_sequential"] = report["engine"]["speedup_vs_sequential"]
+    report["seconds"] = round(time.monotonic() - started, 1)
+    return report
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.ERROR)
+    print(json.dumps(asyncio.run(main("--quick" in sys.argv)), indent=2))
