@@ -1,0 +1,231 @@
+"""The REST v10 request pipeline: parse, record, authenticate, inject faults, rate-limit, route.
+
+Route handlers receive a :class:`RestRequest` and return a :class:`Reply`, a JSON-able object
+(200) or None (204), or raise :class:`ApiError`. Requests to routes nobody registered are answered
+like Discord (404, code 0) and listed in ``FakeDiscord.unexpected``; so are crashes of the fake
+itself, answered with 503 (discord.py raises at once on 503 instead of retrying with sleeps).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from .errors import INVALID_FORM_BODY, INVALID_JSON, UNAUTHORIZED, ApiError
+from .faults import FaultInjector
+from .ratelimit import RateLimiter
+from .recording import RecordedFile, RecordedRequest, Stats, Unexpected
+from .reply import Reply
+
+API_PREFIX = "/api/v10"
+
+
+@dataclass
+class RestRequest:
+    method: str
+    path: str
+    route: str
+    params: dict[str, str]
+    query: dict[str, str]
+    json: Any
+    files: list[RecordedFile]
+    received_at: float
+    record: RecordedRequest
+
+    def body(self) -> dict[str, Any]:
+        """The JSON object body (``{}`` if empty); 400 if it is not an object."""
+        if self.json is None:
+            return {}
+        if not isinstance(self.json, dict):
+            raise ApiError(400, INVALID_FORM_BODY, "Invalid Form Body: expected a JSON object")
+        return self.json
+
+    def flag(self, name: str) -> bool:
+        return self.query.get(name, "").lower() in ("1", "true")
+
+
+Handler = Callable[[RestRequest], Awaitable[Any]]
+
+
+@dataclass
+class _Route:
+    method: str
+    template: str
+    pattern: re.Pattern[str]
+    handler: Handler
+    auth: bool
+
+
+def _param_pattern(match: re.Match[str]) -> str:
+    """``{..._id}`` parameters are snowflakes (digits), so literal sub-routes are not mistaken for ids."""
+    name = match.group(1)
+    return f"(?P<{name}>[0-9]+)" if name.endswith("_id") else f"(?P<{name}>[^/]+)"
+
+
+class Router:
+    def __init__(self) -> None:
+        self._routes: list[_Route] = []
+
+    def add(self, method: str, template: str, handler: Handler, *, auth: bool = True) -> None:
+        regex = re.sub(r"\\\{(\w+)\\\}", _param_pattern, re.escape(template))
+        self._routes.append(_Route(method, template, re.compile(regex + "$"), handler, auth))
+
+    def match(self, method: str, path: str) -> tuple[_Route, dict[str, str]] | None:
+        for route in self._routes:
+            if route.method == method:
+                m = route.pattern.match(path)
+                if m:
+                    return route, m.groupdict()
+        return None
+
+    @property
+    def templates(self) -> list[str]:
+        return [f"{r.method} {r.template}" for r in self._routes]
+
+
+async def read_body(request: web.Request) -> tuple[Any, list[RecordedFile], int]:
+    """Returns (json or decoded payload_json, files, size in bytes)."""
+    ctype = request.headers.get("Content-Type", "")
+    files: list[RecordedFile] = []
+    body: Any = None
+    size = 0
+    if ctype.startswith("multipart/form-data"):
+        reader = await request.multipart()
+        async for part in reader:
+            data = await part.read(decode=False)  # type: ignore[union-attr]
+            size += len(data)
+            name = part.name or ""  # type: ignore[union-attr]
+            if name == "payload_json":
+                body = _loads(data)
+            else:
+                files.append(
+                    RecordedFile(name, part.filename, part.headers.get("Content-Type"), bytes(data))  # type: ignore[union-attr]
+                )
+    elif request.can_read_body:
+        raw = await request.read()
+        size = len(raw)
+        body = _loads(raw) if raw else None
+    return body, files, request.content_length or size
+
+
+def _loads(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ApiError(400, INVALID_JSON, "The request body contains invalid JSON.") from None
+
+
+class RestApi:
+    def __init__(
+        self,
+        *,
+        router: Router,
+        log: list[RecordedRequest],
+        stats: Stats,
+        unexpected: list[Unexpected],
+        faults: FaultInjector,
+        limiter: RateLimiter,
+        max_request_size: Callable[[], int],
+        token_ok: Callable[[str | None], bool],
+    ) -> None:
+        self.router = router
+        self.log = log
+        self.stats = stats
+        self.unexpected = unexpected
+        self.faults = faults
+        self.limiter = limiter
+        self._max_request_size = max_request_size
+        self._token_ok = token_ok
+
+    async def handle(self, request: web.Request) -> web.Response:
+        path = "/" + request.match_info["tail"]
+        record = RecordedRequest(request.method, path, dict(request.query), dict(request.headers))
+        self.log.append(record)
+        self.stats.requests += 1
+        try:
+            reply = await self._process(request, record)
+        except Exception as exc:
+            self.unexpected.append(
+                Unexpected(
+                    "server-error",
+                    f"{request.method} {path} crashed the fake: {exc!r}\n{traceback.format_exc()}",
+                    record,
+                )
+            )
+            reply = Reply(503, {"message": "fake discord crashed (see fake.unexpected)", "code": 0})
+        record.status = reply.status
+        record.response = reply.body
+        if reply.status == 429:
+            record.rate_limited = True
+            self.stats.rate_limited += 1
+        elif reply.status >= 500:
+            self.stats.server_errors += 1
+        elif reply.status >= 400:
+            self.stats.client_errors += 1
+        return reply.to_response()
+
+    async def _process(self, request: web.Request, record: RecordedRequest) -> Reply:
+        received_at = time.monotonic()
+        try:
+            body, files, size = await read_body(request)
+        except ApiError as e:
+            return Reply(e.status, e.body())
+        record.json, record.files, record.body_size = body, files, size
+        matched = self.router.match(request.method, record.path)
+        if matched is None:
+            self.unexpected.append(
+                Unexpected(
+                    "unknown-route", f"{request.method} {record.path} is not implemented by the fake", record
+                )
+            )
+            return Reply(404, {"message": "404: Not Found", "code": 0})
+        route, params = matched
+        record.route = route.template
+        if size > self._max_request_size():
+            return _error(ApiError.too_large())
+        if route.auth and not self._authorized(request.headers.get("Authorization")):
+            return Reply(401, {"message": "401: Unauthorized", "code": UNAUTHORIZED})
+        injection = self.faults.take(request.method, record.path)
+        if injection is not None:
+            injection.hits.append(record)
+            record.injected = True
+            self.stats.injected += 1
+            return injection.reply()
+        decision = self.limiter.check(request.method, route.template, params)
+        if decision.blocked and decision.reply is not None:
+            return decision.reply
+        rest_request = RestRequest(
+            request.method,
+            record.path,
+            route.template,
+            params,
+            record.query,
+            body,
+            files,
+            received_at,
+            record,
+        )
+        try:
+            result = await route.handler(rest_request)
+        except ApiError as e:
+            reply = _error(e)
+        else:
+            reply = result if isinstance(result, Reply) else Reply(204 if result is None else 200, result)
+        reply.headers.update(decision.headers)
+        return reply
+
+    def _authorized(self, header: str | None) -> bool:
+        if not header or not header.startswith("Bot "):
+            return False
+        return self._token_ok(header[len("Bot ") :])
+
+
+def _error(e: ApiError) -> Reply:
+    return Reply(e.status, e.body(), dict(e.headers))
