@@ -12,6 +12,7 @@ from dotenv import load_dotenv
 from bot.config import load_settings
 from bot.errors import ConfigError
 from bot.logsetup import configure_logging
+from bot.observability.logs import secrets_of
 
 EXIT_CONFIG = 2
 
@@ -36,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc.user_message, file=sys.stderr)
         return EXIT_CONFIG
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, secrets=secrets_of(settings))
     if command == "run":
         from bot.app import run_bot
 

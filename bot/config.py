@@ -65,7 +65,12 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("RETENTION_HOURS", "24", "Hours spooled inputs and outputs are kept after delivery."),
     Variable("EDIT_INTERVAL", "2.0", "Minimum seconds between two edits of one status message."),
     Variable("LIVE_PREVIEWS", "true", "Show sampler previews in status messages (true/false)."),
-    Variable("METRICS_PORT", "", "Port for /metrics and /healthz on 127.0.0.1; empty turns it off."),
+    Variable("METRICS_PORT", "", "Port for /metrics and /healthz; empty turns them off."),
+    Variable(
+        "METRICS_HOST",
+        "127.0.0.1",
+        "Address the metrics port binds; 0.0.0.0 lets other hosts and containers scrape it.",
+    ),
 )
 
 _BY_NAME = {v.name: v for v in VARIABLES}
@@ -94,6 +99,7 @@ class Settings:
     edit_interval: float
     live_previews: bool
     metrics_port: int | None
+    metrics_host: str = "127.0.0.1"
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
@@ -252,6 +258,7 @@ def load_settings(env: Mapping[str, str], *, require_discord: bool = True) -> Se
         edit_interval=r.number("EDIT_INTERVAL", 2.0, minimum=0.5),
         live_previews=r.parse("LIVE_PREVIEWS", _parse_bool, True, "true or false"),
         metrics_port=metrics_port,
+        metrics_host=r.raw("METRICS_HOST"),
     )
     if r.problems:
         raise ConfigError(r.problems)

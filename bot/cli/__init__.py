@@ -1,4 +1,4 @@
-"""Command-line tools: ``comfycord check`` and ``comfycord generate``."""
+"""Command-line tools: ``comfycord check``, ``generate``, ``invite`` and ``doctor``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import asyncio
 from typing import Any
 
 from bot.cli.check import run_check
+from bot.cli.doctor import run_doctor
 from bot.cli.generate import run_generate
+from bot.cli.invite import run_invite
 from bot.config import Settings
 
 
@@ -44,6 +46,16 @@ def add_commands(sub: Any) -> None:
         "--backend", action="append", default=[], metavar="URL", help="ComfyUI URL (default: COMFYUI_URLS)"
     )
     gen.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
+    invite = sub.add_parser("invite", help="print the URL that adds the bot to a Discord server")
+    invite.add_argument(
+        "--client-id",
+        metavar="ID",
+        default=None,
+        help="the Application ID (default: read from DISCORD_TOKEN)",
+    )
+    sub.add_parser(
+        "doctor", help="check the settings, DATA_DIR, workflows and every backend, and say what to fix"
+    )
 
 
 def dispatch(command: str, args: argparse.Namespace, settings: Settings) -> int:
@@ -51,4 +63,8 @@ def dispatch(command: str, args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(run_check(settings, args.backend))
     if command == "generate":
         return asyncio.run(run_generate(settings, args))
+    if command == "invite":
+        return run_invite(settings, args.client_id)
+    if command == "doctor":
+        return asyncio.run(run_doctor(settings))
     raise SystemExit(f"unknown command {command!r}")
