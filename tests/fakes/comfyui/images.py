@@ -58,13 +58,15 @@ class Latent:
     height: int
     batch: int = 1
     seed: int | None = None
+    salt: int = 0
+    """Digest of what conditioned the sampling (model, prompt): same seed + other prompt = other image."""
     steps: int = 0
     denoise: float = 1.0
     source: tuple[Image.Image, ...] | None = field(default=None, compare=False)
     noise_mask: tuple[Image.Image, ...] | None = field(default=None, compare=False)
 
-    def sampled(self, seed: int, steps: int, denoise: float = 1.0) -> Latent:
-        return replace(self, seed=seed, steps=steps, denoise=denoise)
+    def sampled(self, seed: int, steps: int, denoise: float = 1.0, salt: int = 0) -> Latent:
+        return replace(self, seed=seed, steps=steps, denoise=denoise, salt=salt)
 
     def resized(self, width: int, height: int) -> Latent:
         return replace(self, width=max(8, width), height=max(8, height))
@@ -79,7 +81,7 @@ def render_latent(latent: Latent, index: int, scale: int, progress: float = 1.0)
     if latent.seed is None:
         base = Image.new("RGB", size, EMPTY_LATENT_COLOR)
     else:
-        base = synth_image(latent.seed, size[0], size[1], index)
+        base = synth_image(latent.seed + latent.salt, size[0], size[1], index)
     if latent.source is not None:
         source = latent.source[index % len(latent.source)].convert("RGB").resize(size)
         if latent.noise_mask is not None:

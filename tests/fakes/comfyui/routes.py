@@ -281,12 +281,19 @@ class Routes:
 
     async def upload_image(self, request: web.Request) -> web.StreamResponse:
         await self._upload_delay()
-        return self._image_upload(await request.post())
+        post = await request.post()
+        try:
+            return self._image_upload(post)
+        finally:
+            _close_files(post)
 
     async def upload_mask(self, request: web.Request) -> web.StreamResponse:
         await self._upload_delay()
         post = await request.post()
-        return self._image_upload(post, lambda data, path: self._save_mask(post, data, path))
+        try:
+            return self._image_upload(post, lambda data, path: self._save_mask(post, data, path))
+        finally:
+            _close_files(post)
 
     async def _upload_delay(self) -> None:
         if self.fake.settings.upload_delay > 0:
@@ -406,6 +413,12 @@ class Routes:
 
     async def features(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(self.fake.settings.features())
+
+
+def _close_files(post: Any) -> None:
+    for value in post.values():
+        if isinstance(value, web.FileField):
+            value.file.close()
 
 
 def _png(image: Image.Image) -> bytes:

@@ -10,12 +10,13 @@ DEFAULT_CHECKPOINTS = (
     "v1-5-pruned-emaonly.safetensors",
     "sd_xl_base_1.0.safetensors",
     "sd_xl_refiner_1.0.safetensors",
+    "512-inpainting-ema.safetensors",
 )
 DEFAULT_LORAS = ("detail_tweaker.safetensors", "pixel_art.safetensors")
 DEFAULT_VAES = ("ae.safetensors", "sdxl_vae.safetensors")
 DEFAULT_UNETS = ("flux1-dev.safetensors", "flux1-schnell.safetensors")
 DEFAULT_CLIPS = ("clip_l.safetensors", "t5xxl_fp16.safetensors", "t5xxl_fp8_e4m3fn.safetensors")
-DEFAULT_UPSCALE_MODELS = ("4x-UltraSharp.pth", "RealESRGAN_x2plus.pth")
+DEFAULT_UPSCALE_MODELS = ("4x-UltraSharp.pth", "RealESRGAN_x4plus.pth", "RealESRGAN_x2plus.pth")
 DEFAULT_CONFIGS = ("v1-inference.yaml", "v2-inference.yaml")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import zlib
 from typing import Any
 
 from tests.fakes.comfyui.images import Latent, render_latent
@@ -34,11 +36,16 @@ DENOISE_TOOLTIP = (
 )
 
 
+def conditioning_salt(*conditioning: Any) -> int:
+    """A stable digest of the model/prompt objects, so the picture depends on them as well as the seed."""
+    return zlib.crc32(json.dumps(conditioning, sort_keys=True, default=str).encode())
+
+
 async def run_sampler(
-    ctx: NodeRuntime, latent: Latent, seed: int, steps: int, denoise: float = 1.0
+    ctx: NodeRuntime, latent: Latent, seed: int, steps: int, denoise: float = 1.0, salt: int = 0
 ) -> Latent:
     """Report `steps` progress updates (value step+1) with Latent2RGB-style JPEG previews when enabled."""
-    result = latent.sampled(seed, steps, denoise)
+    result = latent.sampled(seed, steps, denoise, salt)
     for step in range(steps):
         await ctx.sleep(ctx.settings.step_delay)
         preview = None
@@ -61,7 +68,8 @@ async def ksampler(
     latent_image: Latent,
     denoise: float = 1.0,
 ) -> NodeResult:
-    return NodeResult((await run_sampler(ctx, latent_image, seed, steps, denoise),))
+    salt = conditioning_salt(model, positive, negative)
+    return NodeResult((await run_sampler(ctx, latent_image, seed, steps, denoise, salt),))
 
 
 async def ksampler_advanced(
@@ -84,7 +92,8 @@ async def ksampler_advanced(
     if count <= 0:
         return NodeResult((latent_image,))
     seed = noise_seed if add_noise == "enable" or latent_image.seed is None else latent_image.seed
-    return NodeResult((await run_sampler(ctx, latent_image, seed, count),))
+    salt = latent_image.salt if add_noise == "disable" else conditioning_salt(model, positive, negative)
+    return NodeResult((await run_sampler(ctx, latent_image, seed, count, salt=salt),))
 
 
 async def sampler_custom_advanced(
@@ -98,9 +107,8 @@ async def sampler_custom_advanced(
     steps = int(sigmas.get("steps", 0))
     if steps <= 0:
         return NodeResult((latent_image, latent_image))
-    out = await run_sampler(
-        ctx, latent_image, int(noise.get("seed", 0)), steps, float(sigmas.get("denoise", 1.0))
-    )
+    seed, denoise = int(noise.get("seed", 0)), float(sigmas.get("denoise", 1.0))
+    out = await run_sampler(ctx, latent_image, seed, steps, denoise, conditioning_salt(guider))
     return NodeResult((out, out))
 
 
