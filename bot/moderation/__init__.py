@@ -1,1 +1,156 @@
-"""moderation package."""
+"""Moderation: prompt filters, access and review policy, limits and quotas, bans, output screening.
+
+Plain data in, plain data out: nothing here imports discord. The Discord layer builds a
+``RequestContext``, asks ``ModerationService.evaluate`` and acts on the ``Decision``.
+"""
+
+from bot.moderation.audit import (
+    AuditAction,
+    ReviewOutcome,
+    record_ban,
+    record_cancel,
+    record_filter_block,
+    record_output_screened,
+    record_purge,
+    record_review,
+    record_review_hold,
+    record_setting_change,
+    record_unban,
+)
+from bot.moderation.errors import InvalidTerm, ModerationError, SettingError, UnsafePattern
+from bot.moderation.filters import (
+    ALLOWED,
+    FilterAction,
+    FilterVerdict,
+    PromptFilter,
+    TermList,
+    check_texts,
+    compile_filter,
+    filter_for,
+)
+from bot.moderation.limits import (
+    DEFAULT_LANE,
+    LANES,
+    PRIORITY_LANE,
+    Limits,
+    RoleLimits,
+    merge_limits,
+    next_reset,
+    utc_day,
+)
+from bot.moderation.normalize import NormalizedText, fold, normalize
+from bot.moderation.permissions import (
+    ADMINISTRATOR,
+    MANAGE_GUILD,
+    MANAGE_MESSAGES,
+    MODERATOR_PERMISSIONS,
+    is_moderator,
+)
+from bot.moderation.policy import (
+    Decision,
+    Outcome,
+    RequestContext,
+    Rule,
+    decide,
+    evaluate,
+    is_new_member,
+)
+from bot.moderation.regex_safety import compile_pattern, search_bounded
+from bot.moderation.screening import (
+    SCREENING_OFF,
+    NudeNetScreener,
+    OutputAction,
+    Screener,
+    ScreeningResult,
+    load_screener,
+    output_action,
+)
+from bot.moderation.service import ModerationService
+from bot.moderation.settings import (
+    DEFAULT_POLICY,
+    SETTINGS,
+    GuildPolicy,
+    ReviewMode,
+    ScreeningAction,
+    SettingKey,
+    parse_setting,
+    setting_key,
+    with_value,
+)
+from bot.moderation.store import PolicyStore, SettingChange
+from bot.moderation.terms import BUILTIN_BLOCKLIST, Term, TermKind, parse_term, split_terms
+
+__all__ = [
+    "ADMINISTRATOR",
+    "ALLOWED",
+    "BUILTIN_BLOCKLIST",
+    "DEFAULT_LANE",
+    "DEFAULT_POLICY",
+    "LANES",
+    "MANAGE_GUILD",
+    "MANAGE_MESSAGES",
+    "MODERATOR_PERMISSIONS",
+    "PRIORITY_LANE",
+    "SCREENING_OFF",
+    "SETTINGS",
+    "AuditAction",
+    "Decision",
+    "FilterAction",
+    "FilterVerdict",
+    "GuildPolicy",
+    "InvalidTerm",
+    "Limits",
+    "ModerationError",
+    "ModerationService",
+    "NormalizedText",
+    "NudeNetScreener",
+    "Outcome",
+    "OutputAction",
+    "PolicyStore",
+    "PromptFilter",
+    "RequestContext",
+    "ReviewMode",
+    "ReviewOutcome",
+    "RoleLimits",
+    "Rule",
+    "Screener",
+    "ScreeningAction",
+    "ScreeningResult",
+    "SettingChange",
+    "SettingError",
+    "SettingKey",
+    "Term",
+    "TermKind",
+    "TermList",
+    "UnsafePattern",
+    "check_texts",
+    "compile_filter",
+    "compile_pattern",
+    "decide",
+    "evaluate",
+    "filter_for",
+    "fold",
+    "is_moderator",
+    "is_new_member",
+    "load_screener",
+    "merge_limits",
+    "next_reset",
+    "normalize",
+    "output_action",
+    "parse_setting",
+    "parse_term",
+    "record_ban",
+    "record_cancel",
+    "record_filter_block",
+    "record_output_screened",
+    "record_purge",
+    "record_review",
+    "record_review_hold",
+    "record_setting_change",
+    "record_unban",
+    "search_bounded",
+    "setting_key",
+    "split_terms",
+    "utc_day",
+    "with_value",
+]

@@ -1,0 +1,85 @@
+"""Usage limits: per-role overrides, the limits that apply to one member, and the UTC quota day."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from typing import Final
+
+DEFAULT_LANE: Final = "default"
+PRIORITY_LANE: Final = "priority"
+LANES: Final = (PRIORITY_LANE, DEFAULT_LANE)
+"""Scheduler lanes a role may put its members in, highest priority first (bot.jobs uses the same names)."""
+
+DAY: Final = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class RoleLimits:
+    """What one role changes for its members; None keeps the server's setting.
+
+    For the numbers, 0 means no limit, as in the server settings.
+    """
+
+    lane: str | None = None
+    max_queued: int | None = None
+    cooldown_seconds: int | None = None
+    daily_jobs: int | None = None
+    daily_gpu_seconds: int | None = None
+
+    def is_empty(self) -> bool:
+        """Whether the override changes nothing."""
+        return all(getattr(self, f.name) is None for f in fields(self))
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The limits that apply to one member's request; 0 means no limit."""
+
+    lane: str = DEFAULT_LANE
+    max_queued: int = 0
+    cooldown_seconds: int = 0
+    daily_jobs: int = 0
+    daily_gpu_seconds: int = 0
+
+
+def _generous_cap(values: list[int]) -> int:
+    # 0 is "no limit", the most generous cap of all.
+    return 0 if 0 in values else max(values)
+
+
+def merge_limits(base: Limits, overrides: Iterable[RoleLimits]) -> Limits:
+    """Apply the overrides of a member's roles to the server's limits.
+
+    A limit some of the member's roles override comes from those roles only, and the most generous
+    of them wins (a member with a booster role and a staff role gets the better of the two); an
+    override may also be stricter than the server's value. The lane is the highest one any role gives.
+    """
+    overrides = list(overrides)
+
+    def pick_cap(name: str) -> int:
+        values = [v for o in overrides if (v := getattr(o, name)) is not None]
+        return _generous_cap(values) if values else int(getattr(base, name))
+
+    cooldowns = [o.cooldown_seconds for o in overrides if o.cooldown_seconds is not None]
+    lanes = {o.lane for o in overrides if o.lane is not None}
+    lane = next((name for name in LANES if name in lanes), base.lane)
+    return Limits(
+        lane=lane,
+        max_queued=pick_cap("max_queued"),
+        cooldown_seconds=min(cooldowns) if cooldowns else base.cooldown_seconds,
+        daily_jobs=pick_cap("daily_jobs"),
+        daily_gpu_seconds=pick_cap("daily_gpu_seconds"),
+    )
+
+
+def utc_day(now: float) -> dt.date:
+    """The quota day ``now`` falls in: quotas reset at 00:00 UTC."""
+    return dt.datetime.fromtimestamp(now, dt.UTC).date()
+
+
+def next_reset(now: float) -> float:
+    """When the quota day after ``now`` starts (a UNIX timestamp)."""
+    tomorrow = utc_day(now) + dt.timedelta(days=1)
+    return dt.datetime.combine(tomorrow, dt.time(), dt.UTC).timestamp()

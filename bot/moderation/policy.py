@@ -1,0 +1,298 @@
+"""Who may run what, where, how often, and whether a moderator looks first.
+
+``decide`` is the whole policy as a pure function of plain data; ``evaluate`` gathers the facts it
+needs from storage (the member's ban and today's usage) and calls it. Rules run in a fixed order and
+the first that refuses wins, so a member always hears the most fundamental problem first:
+
+1. an active ban;
+2. where and by whom: the channel allow-list, the template's channels and roles, NSFW templates
+   only in age-restricted channels;
+3. the prompt filters (block);
+4. limits: jobs waiting at once, the cooldown, the daily job and GPU-second quotas;
+5. review: filter-flagged prompts, new members, or everyone, depending on the review mode.
+
+Moderators are exempt (when ``moderators_exempt`` is on) from the channel and role restrictions,
+limits and review, but never from bans, blocked terms or the age-restricted channel rule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from bot.moderation.filters import ALLOWED, FilterAction, FilterVerdict, check_texts
+from bot.moderation.limits import DAY, Limits, next_reset, utc_day
+from bot.moderation.settings import GuildPolicy, ReviewMode
+from bot.storage import Ban, BanRepository, QuotaRepository, Usage
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """What is known about one request, as plain data (times are UNIX timestamps).
+
+    ``queued_jobs`` is how many of the member's jobs are waiting or running; ``last_job_at`` when they
+    last asked for one: the caller counts both from the job table.
+    """
+
+    guild_id: int | None
+    channel_id: int
+    user_id: int
+    template: str
+    texts: Mapping[str, str] = field(default_factory=dict)
+    role_ids: frozenset[int] = frozenset()
+    channel_nsfw: bool = False
+    template_nsfw: bool = False
+    is_moderator: bool = False
+    account_created_at: float | None = None
+    member_joined_at: float | None = None
+    queued_jobs: int = 0
+    last_job_at: float | None = None
+
+
+class Outcome(StrEnum):
+    """What happens to the request."""
+
+    ALLOW = "allow"
+    REVIEW = "review"
+    REFUSE = "refuse"
+
+
+class Rule(StrEnum):
+    """Which rule decided; stable names for logs, audit entries and tests."""
+
+    BANNED = "banned"
+    CHANNEL_NOT_ALLOWED = "channel_not_allowed"
+    TEMPLATE_CHANNEL = "template_channel"
+    TEMPLATE_ROLE = "template_role"
+    NSFW_CHANNEL = "nsfw_channel"
+    FILTER_BLOCK = "filter_block"
+    QUEUE_LIMIT = "queue_limit"
+    COOLDOWN = "cooldown"
+    DAILY_JOBS = "daily_jobs"
+    DAILY_GPU = "daily_gpu"
+    REVIEW_DISABLED = "review_disabled"
+    REVIEW_FLAGGED = "review_flagged"
+    REVIEW_NEW_MEMBER = "review_new_member"
+    REVIEW_EVERYONE = "review_everyone"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The policy's answer: ``message`` is for the member (what to change), empty when allowed."""
+
+    outcome: Outcome
+    lane: str
+    limits: Limits
+    rule: Rule | None = None
+    message: str = ""
+    verdict: FilterVerdict = ALLOWED
+    retry_after: float | None = None
+    """Seconds until asking again can succeed (cooldown, quotas), when that is known."""
+
+    @property
+    def allowed(self) -> bool:
+        """The job may be queued now."""
+        return self.outcome is Outcome.ALLOW
+
+    @property
+    def held(self) -> bool:
+        """The job waits for a moderator (PENDING_REVIEW)."""
+        return self.outcome is Outcome.REVIEW
+
+    @property
+    def refused(self) -> bool:
+        """The job is not created."""
+        return self.outcome is Outcome.REFUSE
+
+
+def decide(
+    ctx: RequestContext,
+    policy: GuildPolicy,
+    now: float,
+    *,
+    ban: Ban | None = None,
+    usage: Usage | None = None,
+) -> Decision:
+    """The pure policy: ``ban`` is the member's ban here (if any), ``usage`` today's usage."""
+    limits = policy.limits_for(ctx.role_ids)
+    exempt = ctx.is_moderator and policy.moderators_exempt
+
+    def refuse(
+        rule: Rule, message: str, *, verdict: FilterVerdict = ALLOWED, retry: float | None = None
+    ) -> Decision:
+        return Decision(Outcome.REFUSE, limits.lane, limits, rule, message, verdict, retry)
+
+    if ban is not None and ban.active_at(now):
+        return refuse(Rule.BANNED, _ban_message(ban))
+
+    where = None if exempt else _where_refusal(ctx, policy)
+    if where is not None:
+        return refuse(*where)
+    if ctx.template_nsfw and not ctx.channel_nsfw:
+        return refuse(
+            Rule.NSFW_CHANNEL, f"`/{ctx.template}` can only be used in age-restricted (NSFW) channels."
+        )
+
+    verdict = check_texts(policy, ctx.texts)
+    if verdict.action is FilterAction.BLOCK:
+        return refuse(Rule.FILTER_BLOCK, verdict.reason_for_user, verdict=verdict)
+
+    if not exempt:
+        limited = _limit_refusal(ctx, limits, usage or Usage(), now)
+        if limited is not None:
+            rule, message, retry = limited
+            return refuse(rule, message, verdict=verdict, retry=retry)
+
+    review = None if exempt else _review_rule(ctx, policy, verdict, now)
+    if review is Rule.REVIEW_DISABLED:
+        message = (
+            f"Your `{verdict.param}` contains a term that needs a moderator's review, and review is "
+            "turned off on this server. Please rephrase it and try again."
+        )
+        return refuse(review, message, verdict=verdict)
+    if review is not None:
+        message = verdict.reason_for_user if review is Rule.REVIEW_FLAGGED else _REVIEW_MESSAGES[review]
+        return Decision(Outcome.REVIEW, limits.lane, limits, review, message, verdict)
+    return Decision(Outcome.ALLOW, limits.lane, limits, verdict=verdict)
+
+
+async def evaluate(
+    ctx: RequestContext,
+    policy: GuildPolicy,
+    now: float,
+    *,
+    bans: BanRepository,
+    quotas: QuotaRepository,
+) -> Decision:
+    """``decide`` with the member's ban and today's usage read from storage."""
+    ban = await bans.active_ban(ctx.guild_id, ctx.user_id)
+    usage = await quotas.get_usage(ctx.guild_id, ctx.user_id, utc_day(now))
+    return decide(ctx, policy, now, ban=ban, usage=usage)
+
+
+def is_new_member(ctx: RequestContext, policy: GuildPolicy, now: float) -> bool:
+    """Whether the member counts as new: young account, recent join, or missing the required role.
+
+    A threshold of 0 is off, and an unknown time (None) does not make anyone new.
+    """
+    account_days = policy.new_member_account_days
+    if (
+        account_days
+        and ctx.account_created_at is not None
+        and now - ctx.account_created_at < account_days * DAY
+    ):
+        return True
+    guild_days = policy.new_member_guild_days
+    if guild_days and ctx.member_joined_at is not None and now - ctx.member_joined_at < guild_days * DAY:
+        return True
+    return policy.new_member_role is not None and policy.new_member_role not in ctx.role_ids
+
+
+# --- the rules ----------------------------------------------------------------------------------------
+
+
+def _channels(ids: frozenset[int]) -> str:
+    shown = [f"<#{c}>" for c in sorted(ids)[:5]]
+    more = " and others" if len(ids) > 5 else ""
+    return ", ".join(shown) + more
+
+
+def _where_refusal(ctx: RequestContext, policy: GuildPolicy) -> tuple[Rule, str] | None:
+    if policy.allowed_channels and ctx.channel_id not in policy.allowed_channels:
+        return Rule.CHANNEL_NOT_ALLOWED, (
+            f"The bot can't be used in this channel. Try {_channels(policy.allowed_channels)}."
+        )
+    channels = policy.template_channels.get(ctx.template)
+    if channels and ctx.channel_id not in channels:
+        return Rule.TEMPLATE_CHANNEL, f"`/{ctx.template}` can only be used in {_channels(channels)}."
+    roles = policy.template_roles.get(ctx.template)
+    if roles and not roles & ctx.role_ids:
+        shown = ", ".join(f"<@&{r}>" for r in sorted(roles)[:5])
+        return Rule.TEMPLATE_ROLE, f"`/{ctx.template}` needs one of these roles: {shown}."
+    return None
+
+
+def _limit_refusal(
+    ctx: RequestContext, limits: Limits, usage: Usage, now: float
+) -> tuple[Rule, str, float | None] | None:
+    if limits.max_queued and ctx.queued_jobs >= limits.max_queued:
+        return (
+            Rule.QUEUE_LIMIT,
+            (
+                f"You already have {ctx.queued_jobs} job(s) waiting or running (the limit is "
+                f"{limits.max_queued}). Wait for one to finish or cancel one, then try again."
+            ),
+            None,
+        )
+    if limits.cooldown_seconds and ctx.last_job_at is not None:
+        wait = ctx.last_job_at + limits.cooldown_seconds - now
+        if wait > 0:
+            return Rule.COOLDOWN, f"Please wait {_duration(wait)} before your next request.", wait
+    reset_in = next_reset(now) - now
+    if limits.daily_jobs and usage.jobs >= limits.daily_jobs:
+        return (
+            Rule.DAILY_JOBS,
+            (
+                f"You've used all {limits.daily_jobs} of your jobs for today. "
+                f"The quota resets at 00:00 UTC, in {_duration(reset_in)}."
+            ),
+            reset_in,
+        )
+    if limits.daily_gpu_seconds and usage.gpu_seconds >= limits.daily_gpu_seconds:
+        return (
+            Rule.DAILY_GPU,
+            (
+                f"You've used all {limits.daily_gpu_seconds} GPU seconds of your quota for today. "
+                f"It resets at 00:00 UTC, in {_duration(reset_in)}."
+            ),
+            reset_in,
+        )
+    return None
+
+
+def _review_rule(ctx: RequestContext, policy: GuildPolicy, verdict: FilterVerdict, now: float) -> Rule | None:
+    flagged = verdict.action is FilterAction.REVIEW
+    mode = policy.review_mode
+    if mode is ReviewMode.OFF:
+        # Nobody reviews, but a moderator did ask for a look at these terms: refuse rather than let
+        # them through unseen.
+        return Rule.REVIEW_DISABLED if flagged else None
+    if flagged:
+        return Rule.REVIEW_FLAGGED
+    if mode is ReviewMode.EVERYONE:
+        return Rule.REVIEW_EVERYONE
+    if mode is ReviewMode.NEW_MEMBERS and is_new_member(ctx, policy, now):
+        return Rule.REVIEW_NEW_MEMBER
+    return None
+
+
+_REVIEW_MESSAGES = {
+    Rule.REVIEW_NEW_MEMBER: "Requests from new members are checked by a moderator first; "
+    "yours will run once it is approved.",
+    Rule.REVIEW_EVERYONE: "Requests on this server are checked by a moderator first; "
+    "yours will run once it is approved.",
+}
+
+
+def _ban_message(ban: Ban) -> str:
+    if ban.until is None:
+        when = "until a moderator lifts it"
+    else:
+        until = dt.datetime.fromtimestamp(ban.until, dt.UTC)
+        when = f"until {until:%Y-%m-%d %H:%M} UTC"
+    reason = f" Reason: {ban.reason}" if ban.reason else ""
+    return f"You are banned from using the bot here {when}.{reason}"
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(1, math.ceil(seconds))
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

@@ -1,0 +1,80 @@
+"""ModerationService: the database-backed entry points, and what they leave in the audit trail."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.moderation.audit import AuditAction
+from bot.moderation.errors import SettingError
+from bot.moderation.policy import RequestContext, Rule
+from bot.moderation.service import ModerationService
+from bot.storage import Database, Usage
+
+from .conftest import FakeClock
+
+GUILD, USER, MOD = 1, 100, 200
+
+
+@pytest.fixture
+def service(db: Database) -> ModerationService:
+    return ModerationService(db)
+
+
+def request(prompt: str = "a lighthouse") -> RequestContext:
+    return RequestContext(
+        guild_id=GUILD, channel_id=10, user_id=USER, template="imagine", texts={"prompt": prompt}
+    )
+
+
+async def test_evaluate_uses_the_stored_policy_and_audits_filter_blocks(
+    service: ModerationService, clock: FakeClock
+) -> None:
+    assert (await service.evaluate(request("gore"), clock())).allowed
+    await service.change_setting(GUILD, "blocked_terms", "gore", moderator_id=MOD)
+    decision = await service.evaluate(request("g0re"), clock())
+    assert decision.rule is Rule.FILTER_BLOCK
+    [entry] = await service.audit.recent(guild_id=GUILD, action=AuditAction.FILTER_BLOCK)
+    assert (entry.actor_id, entry.target_id) == (USER, USER)
+    assert entry.details == {
+        "template": "imagine",
+        "channel_id": 10,
+        "param": "prompt",
+        "term": "gore (blocked_terms)",
+    }
+
+
+async def test_charges_count_towards_the_quota(service: ModerationService, clock: FakeClock) -> None:
+    await service.change_setting(GUILD, "daily_jobs", "2", moderator_id=MOD)
+    assert await service.charge_job(GUILD, USER, clock()) == Usage(1, 0.0)
+    assert (await service.evaluate(request(), clock())).allowed
+    await service.charge_job(GUILD, USER, clock())
+    assert (await service.evaluate(request(), clock())).rule is Rule.DAILY_JOBS
+    assert await service.charge_gpu_seconds(GUILD, USER, 12.5, clock()) == Usage(2, 12.5)
+    assert await service.charge_gpu_seconds(GUILD, USER, -3, clock()) == Usage(2, 12.5)
+    clock.advance(60)  # past 00:00 UTC
+    assert (await service.evaluate(request(), clock())).allowed
+
+
+async def test_ban_and_unban_are_audited(service: ModerationService, clock: FakeClock) -> None:
+    ban = await service.ban(GUILD, USER, moderator_id=MOD, reason="spam", until=clock() + 3600, job_id="j1")
+    assert (await service.evaluate(request(), clock())).rule is Rule.BANNED
+    assert await service.unban(GUILD, USER, moderator_id=MOD)
+    assert not await service.unban(GUILD, USER, moderator_id=MOD)
+    entries = await service.audit.recent(guild_id=GUILD)
+    assert [e.action for e in entries] == [AuditAction.UNBAN, AuditAction.BAN]
+    banned = entries[1]
+    assert (banned.actor_id, banned.target_id, banned.job_id) == (MOD, USER, "j1")
+    assert banned.details == {"until": ban.until, "reason": "spam", "everywhere": False}
+
+
+async def test_setting_changes_are_audited(service: ModerationService) -> None:
+    change = await service.change_setting(GUILD, "review_mode", "everyone", moderator_id=MOD)
+    assert change.changed
+    await service.reset_setting(GUILD, "review_mode", moderator_id=MOD)
+    with pytest.raises(SettingError):
+        await service.change_setting(GUILD, "review_mode", "sometimes", moderator_id=MOD)
+    entries = await service.audit.recent(guild_id=GUILD, action=AuditAction.SETTING_CHANGE)
+    assert [e.details for e in entries] == [
+        {"key": "review_mode", "old": "everyone", "new": "flagged"},
+        {"key": "review_mode", "old": "flagged", "new": "everyone"},
+    ]
