@@ -1,14 +1,187 @@
-"""The composition root (filled in by the Discord front-end work)."""
+"""The one composition root: creates the session, database, backends, engine and Discord client,
+wires them, and shuts them down in order on SIGTERM or Ctrl-C.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
+from contextlib import AsyncExitStack
+from typing import Any
 
+import aiohttp
+
+from bot.comfy import ComfyClient
 from bot.config import Settings
+from bot.discord_ui.client import ComfyBot
+from bot.discord_ui.controller import Controller, FrontEndOptions
+from bot.discord_ui.publisher import Publisher
+from bot.discord_ui.status import StatusMessages
+from bot.discord_ui.throttle import EditThrottle
+from bot.jobs.backends import BackendPool
+from bot.jobs.engine import EngineLimits, JobEngine
+from bot.jobs.model import Job
+from bot.jobs.template_planner import TemplatePlanner
+from bot.moderation import ModerationService, load_screener
+from bot.observability import Metrics, metrics_server_for
+from bot.storage import BackendClientRepository, Database, MetaRepository, Spool
+from bot.templates import Param, Template, load_templates_lenient, merged_backend_options
 
 log = logging.getLogger(__name__)
+DEFAULT_FILE_LIMIT = 10 * 1024 * 1024
+
+
+class App:
+    """Everything the bot runs, started and stopped as one. Tests build several on one DATA_DIR."""
+
+    def __init__(self, settings: Settings, **client_options: Any) -> None:
+        self.settings = settings
+        self._client_options = client_options
+        self._stack = AsyncExitStack()
+        self.bot: ComfyBot | None = None
+        self.engine: JobEngine | None = None
+        self.publisher: Publisher | None = None
+        self._bot_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Open resources, recover jobs, connect to Discord; returns once the client is logging in."""
+        s = self.settings
+        stack = self._stack
+        templates, problems = load_templates_lenient(s.workflows_dir)
+        for problem in problems:
+            log.warning("template problem: %s", problem)
+        log.info("loaded %d template(s): %s", len(templates), ", ".join(templates.names))
+        session = await stack.enter_async_context(aiohttp.ClientSession())
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        db = await stack.enter_async_context(await Database.open_in(s.data_dir))
+        client_ids = BackendClientRepository(db)
+        clients = [
+            ComfyClient(
+                session, e, client_id=await client_ids.get_or_create(e.base_url), timeout=s.comfyui_timeout
+            )
+            for e in s.backends
+        ]
+        planner = TemplatePlanner(templates)
+        pool = BackendPool(clients, capacity=s.max_in_flight, capability_check=planner.capabilities)
+        engine = JobEngine(
+            db,
+            pool,
+            planner,
+            Spool.in_data_dir(s.data_dir),
+            limits=EngineLimits(
+                max_queued_per_user=s.max_queued_per_user,
+                max_queued_total=s.max_queued_total,
+                max_runtime=s.job_max_runtime,
+                retention_seconds=s.retention_hours * 3600,
+            ),
+        )
+        self.engine = engine
+
+        def autocomplete(template: Template, param: Param, current: str) -> list[str]:
+            infos = {b.name: b.object_info for b in pool.backends if b.object_info is not None}
+            return list(merged_backend_options(template, param, infos.values()))
+
+        bot = ComfyBot(
+            meta=MetaRepository(db),
+            dev_guild_id=s.dev_guild_id,
+            owner_ids=s.owner_ids,
+            autocomplete=autocomplete,
+            **self._client_options,
+        )
+        self.bot = bot
+        messages = StatusMessages(bot, engine)
+        throttle = EditThrottle(interval=s.edit_interval)
+
+        def file_limit(job: Job) -> int:
+            guild = bot.get_guild(job.guild_id) if job.guild_id else None
+            return guild.filesize_limit if guild is not None else DEFAULT_FILE_LIMIT
+
+        def actions_for(name: str) -> list[str]:
+            template = templates.get(name)
+            return [a.label for a in template.actions] if template else []
+
+        publisher = Publisher(
+            engine,
+            messages,
+            throttle,
+            actions_for=actions_for,
+            file_limit=file_limit,
+            previews=s.live_previews,
+        )
+        self.publisher = publisher
+        engine.set_sink(publisher)
+        bot.controller = Controller(engine, templates, messages, ModerationService(db), FrontEndOptions())
+        _, screening = load_screener()
+        if screening:
+            log.info("%s", screening)
+
+        metrics = Metrics()
+        metrics.attach(engine)
+        stack.push_async_callback(metrics.close)
+        server = metrics_server_for(
+            s, metrics, pool=pool, gateway_connected=lambda: bot.is_ready() and not bot.is_closed()
+        )
+        if server is not None:
+            await server.start()
+            stack.push_async_callback(server.stop)
+
+        await pool.start()
+        stack.push_async_callback(pool.close)
+        await engine.start()
+        stack.push_async_callback(engine.close)
+        publisher.start()
+        stack.push_async_callback(throttle.close)
+        stack.push_async_callback(publisher.close)
+        self._bot_task = asyncio.create_task(bot.start(s.discord_token.reveal()), name="discord")
+        stack.push_async_callback(self._stop_bot)
+
+    async def _stop_bot(self) -> None:
+        if self.bot is not None:
+            await self.bot.close()
+        if self._bot_task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._bot_task
+
+    async def wait(self) -> None:
+        """Until the Discord client stops (it raises if login failed)."""
+        if self._bot_task is not None:
+            await self._bot_task
+
+    async def stop(self) -> None:
+        """Stop taking work, close Discord, let in-flight state rest in the database, close sockets."""
+        await self._stack.aclose()
+
+
+async def serve(settings: Settings) -> None:
+    app = App(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await app.start()
+    try:
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait(
+            {waiter, asyncio.ensure_future(app.wait())}, return_when=asyncio.FIRST_COMPLETED
+        )
+        waiter.cancel()
+        for task in done:
+            if task is not waiter and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        log.info("shutting down")
+        await app.stop()
 
 
 def run_bot(settings: Settings) -> int:
-    log.error("the Discord front-end is not built yet; backends configured: %d", len(settings.backends))
-    return 1
+    try:
+        asyncio.run(serve(settings))
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:
+        log.error("the bot stopped: %s", exc)
+        return 1
+    return 0

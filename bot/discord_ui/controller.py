@@ -1,0 +1,302 @@
+"""What happens when a member acts: every path that can start a job (slash command, Re-roll, Edit,
+follow-up buttons, /show re-runs) goes through ``_submit``, so moderation and limits apply to all.
+
+Handlers acknowledge first (Discord's 3-second deadline) and only then touch attachments, the
+database or ComfyUI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+
+from bot.discord_ui.attachments import read_attachment
+from bot.discord_ui.components import EditModal, waiting_view
+from bot.discord_ui.presenter import describe, reply
+from bot.discord_ui.render import status_embed
+from bot.discord_ui.status import StatusMessages
+from bot.errors import BotError, InvalidInput, JobNotFound
+from bot.jobs.engine import JobEngine
+from bot.jobs.model import Job
+from bot.jobs.planning import Attachment, JobRequest
+from bot.jobs.states import JobState
+from bot.jobs.updates import JobUpdate
+from bot.moderation import ModerationService, RequestContext, is_moderator
+from bot.templates import ParamType, Template, TemplateSet, follow_up_values
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class FrontEndOptions:
+    anyone_can_reroll: bool = False
+    max_attachment_bytes: int = 25 * 1024 * 1024
+
+
+class Controller:
+    """Interaction handlers over the engine; the only state is the status message registry."""
+
+    def __init__(
+        self,
+        engine: JobEngine,
+        templates: TemplateSet,
+        messages: StatusMessages,
+        moderation: ModerationService | None = None,
+        options: FrontEndOptions | None = None,
+    ) -> None:
+        self.engine = engine
+        self.templates = templates
+        self.messages = messages
+        self.moderation = moderation
+        self.options = options or FrontEndOptions()
+
+    # --- entry points ---------------------------------------------------------------------------------
+
+    async def run_template(
+        self, interaction: discord.Interaction[Any], template: Template, values: dict[str, Any]
+    ) -> None:
+        """A template's slash command."""
+        await interaction.response.defer(thinking=True)
+        try:
+            attachments = [
+                await read_attachment(name, value, max_bytes=self.options.max_attachment_bytes)
+                for name, value in values.items()
+                if isinstance(value, discord.Attachment)
+            ]
+            plain = {k: v for k, v in values.items() if not isinstance(v, discord.Attachment)}
+            await self._submit(interaction, template.name, plain, attachments)
+        except Exception as exc:
+            await self._fail_deferred(interaction, exc)
+
+    async def cancel_button(self, interaction: discord.Interaction[Any], job_id: str) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            job = await self._job(job_id)
+            moderator = await self._is_moderator(interaction)
+            if job.user_id != interaction.user.id and not moderator:
+                raise JobNotFound("Only the member who asked for this job (or a moderator) can cancel it.")
+            await self.engine.cancel(job.id, by_user=None if moderator else interaction.user.id)
+            await interaction.followup.send(f"Cancelled job `{job.id}`.", ephemeral=True)
+        except Exception as exc:
+            await reply(interaction, describe(exc))
+
+    async def cancel_command(self, interaction: discord.Interaction[Any], job_id: str | None) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            if job_id is None:
+                mine = await self.engine.jobs.list_by_user(
+                    interaction.user.id,
+                    states=(JobState.PENDING_REVIEW, JobState.QUEUED, JobState.DISPATCHED, JobState.RUNNING),
+                )
+                if not mine:
+                    raise JobNotFound("You have no jobs waiting or running.")
+                job_id = mine[-1].id
+            job = await self.engine.cancel(job_id, by_user=interaction.user.id)
+            await interaction.followup.send(f"Cancelled job `{job.id}`.", ephemeral=True)
+        except Exception as exc:
+            await reply(interaction, describe(exc))
+
+    async def reroll(self, interaction: discord.Interaction[Any], job_id: str) -> None:
+        """Same parameters and images, a new seed."""
+        await interaction.response.defer(thinking=True)
+        try:
+            job = await self._job(job_id)
+            if (
+                job.user_id != interaction.user.id
+                and not self.options.anyone_can_reroll
+                and not await self._is_moderator(interaction)
+            ):
+                raise JobNotFound("Only the member who asked for this image can re-roll it.")
+            template = self._template(job.template)
+            values = {k: v for k, v in job.params.items() if not _is_seed(template, k)}
+            await self._submit(interaction, job.template, values, await self._inputs_of(job))
+        except Exception as exc:
+            await self._fail_deferred(interaction, exc)
+
+    async def edit(self, interaction: discord.Interaction[Any], job_id: str) -> None:
+        """Open a form with the job's text parameters; submitting it starts a new job."""
+        try:
+            job = await self._job(job_id)
+            if job.user_id != interaction.user.id and not await self._is_moderator(interaction):
+                raise JobNotFound("Only the member who asked for this image can edit it.")
+            template = self._template(job.template)
+            texts = {
+                p.name: (str(job.params.get(p.name, "")), p.max_length or 4000)
+                for p in template.params
+                if p.type is ParamType.TEXT
+            }
+            if not texts:
+                raise InvalidInput(f"/{template.name} has no text to edit; use Re-roll instead.")
+            await interaction.response.send_modal(EditModal(job.id, template.name, texts))
+        except Exception as exc:
+            await reply(interaction, describe(exc))
+
+    async def edit_submitted(
+        self, interaction: discord.Interaction[Any], job_id: str, texts: Mapping[str, str]
+    ) -> None:
+        await interaction.response.defer(thinking=True)
+        try:
+            job = await self._job(job_id)
+            values = {**job.params, **{k: v for k, v in texts.items() if v != ""}}
+            await self._submit(interaction, job.template, values, await self._inputs_of(job))
+        except Exception as exc:
+            await self._fail_deferred(interaction, exc)
+
+    async def follow_up(self, interaction: discord.Interaction[Any], job_id: str, index: int) -> None:
+        """A template's follow-up action (e.g. Upscale) on this job's first result."""
+        await interaction.response.defer(thinking=True)
+        try:
+            job = await self._job(job_id)
+            template = self._template(job.template)
+            if index >= len(template.actions):
+                raise InvalidInput("That button no longer exists on this template.")
+            action = template.actions[index]
+            target = self._template(action.template)
+            outputs = await self.engine.outputs.list_for_job(job.id)
+            if not outputs or not outputs[0].path.exists():
+                raise InvalidInput("The result image is no longer stored; run the job again first.")
+            data = outputs[0].path.read_bytes()
+            values = follow_up_values(action, target, job.params)
+            attachment = Attachment(action.image_param, f"{job.id}.png", data)
+            await self._submit(interaction, target.name, dict(values), [attachment])
+        except Exception as exc:
+            await self._fail_deferred(interaction, exc)
+
+    async def delete(self, interaction: discord.Interaction[Any], job_id: str) -> None:
+        try:
+            job = await self._job(job_id)
+            if job.user_id != interaction.user.id and not await self._is_moderator(interaction):
+                raise JobNotFound("Only the member who asked for this image or a moderator can delete it.")
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            if interaction.message is not None:
+                await interaction.message.delete()
+            await interaction.followup.send("Deleted.", ephemeral=True)
+        except Exception as exc:
+            await reply(interaction, describe(exc))
+
+    # --- the one way in -----------------------------------------------------------------------------------
+
+    async def _submit(
+        self,
+        interaction: discord.Interaction[Any],
+        template_name: str,
+        values: dict[str, Any],
+        attachments: list[Attachment],
+    ) -> Job:
+        template = self._template(template_name)
+        lane, held = "default", False
+        if self.moderation is not None and interaction.guild_id is not None:
+            decision = await self.moderation.evaluate(
+                await self._context(interaction, template, values), time.time()
+            )
+            if decision.refused:
+                raise BotError(decision.message or "This request is not allowed here.")
+            lane, held = decision.lane, decision.held
+        request = JobRequest(
+            user_id=interaction.user.id,
+            channel_id=interaction.channel_id or 0,
+            guild_id=interaction.guild_id,
+            template=template.name,
+            values=values,
+            attachments=attachments,
+            lane=lane,
+            needs_review=held,
+        )
+        job = await self.engine.submit(request)
+        if self.moderation is not None:
+            await self.moderation.charge_job(interaction.guild_id, interaction.user.id, time.time())
+        update = self._first_update(job)
+        message = await interaction.edit_original_response(
+            content=None, embed=status_embed(update), view=waiting_view(job.id)
+        )
+        self.messages.adopt(job.id, interaction, message.id, message.channel.id)
+        await self.messages.persist(job.id)
+        log.info("job=%s created by user=%s via %s", job.id, interaction.user.id, interaction.type.name)
+        return job
+
+    def _first_update(self, job: Job) -> JobUpdate:
+        place = self.engine.position(job.id)
+        if place is None:
+            return JobUpdate(job=job)
+        return JobUpdate(
+            job=job,
+            position=place[0],
+            eta_seconds=place[1],
+            waiting_reason=self.engine.pool.why_waiting(job.template),
+        )
+
+    async def _fail_deferred(self, interaction: discord.Interaction[Any], exc: BaseException) -> None:
+        """Replace the public 'thinking' placeholder by a private explanation."""
+        text = describe(exc)
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.delete_original_response()
+        await reply(interaction, text)
+
+    # --- helpers -----------------------------------------------------------------------------------------
+
+    async def _job(self, job_id: str) -> Job:
+        job = await self.engine.jobs.get(job_id)
+        if job is None:
+            raise JobNotFound(f"There is no job `{job_id}`.")
+        return job
+
+    def _template(self, name: str) -> Template:
+        template = self.templates.get(name)
+        if template is None:
+            raise InvalidInput(f"The template `{name}` is no longer available.")
+        return template
+
+    async def _inputs_of(self, job: Job) -> list[Attachment]:
+        attachments = []
+        for ref in job.inputs:
+            if not ref.path.exists():
+                raise InvalidInput("The images of that job are no longer stored; start a new one.")
+            attachments.append(Attachment(ref.param, ref.filename, await self.engine.spool.read(ref.path)))
+        return attachments
+
+    async def _is_moderator(self, interaction: discord.Interaction[Any]) -> bool:
+        if interaction.guild_id is None:
+            return False
+        roles = frozenset(r.id for r in getattr(interaction.user, "roles", ()))
+        policy = await self.moderation.policy(interaction.guild_id) if self.moderation else None
+        if policy is None:
+            return bool(interaction.permissions.manage_messages or interaction.permissions.manage_guild)
+        return is_moderator(interaction.permissions.value, roles, policy)
+
+    async def _context(
+        self, interaction: discord.Interaction[Any], template: Template, values: Mapping[str, Any]
+    ) -> RequestContext:
+        user = interaction.user
+        channel = interaction.channel
+        nsfw = bool(channel is not None and hasattr(channel, "is_nsfw") and channel.is_nsfw())
+        recent = await self.engine.jobs.recent_for_user(user.id, limit=1)
+        joined = getattr(user, "joined_at", None)
+        return RequestContext(
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id or 0,
+            user_id=user.id,
+            template=template.name,
+            texts={
+                k: v
+                for k, v in values.items()
+                if isinstance(v, str) and template.has_param(k) and template.param(k).type is ParamType.TEXT
+            },
+            role_ids=frozenset(r.id for r in getattr(user, "roles", ())),
+            channel_nsfw=nsfw,
+            template_nsfw=template.nsfw,
+            is_moderator=await self._is_moderator(interaction),
+            account_created_at=user.created_at.timestamp(),
+            member_joined_at=joined.timestamp() if joined else None,
+            queued_jobs=await self.engine.jobs.count_waiting(user_id=user.id),
+            last_job_at=recent[0].created_at if recent else None,
+        )
+
+
+def _is_seed(template: Template, name: str) -> bool:
+    return template.has_param(name) and template.param(name).type is ParamType.SEED

@@ -1,0 +1,152 @@
+"""The commands every server gets besides the templates: /queue, /cancel, /jobs, /show, /templates,
+/help, and the owner-only /sync."""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+
+from bot.discord_ui.components import result_view
+from bot.discord_ui.presenter import describe, reply
+from bot.discord_ui.render import duration, prompt_of, result_embed
+from bot.errors import InvalidInput, JobNotFound
+from bot.jobs.states import JobState
+
+if TYPE_CHECKING:
+    from bot.discord_ui.client import ComfyBot
+    from bot.discord_ui.controller import Controller
+
+OPEN = (JobState.PENDING_REVIEW, JobState.QUEUED, JobState.DISPATCHED, JobState.RUNNING)
+STATE_WORDS = {
+    JobState.PENDING_REVIEW: "waiting for review",
+    JobState.QUEUED: "queued",
+    JobState.DISPATCHED: "starting",
+    JobState.RUNNING: "running",
+    JobState.SUCCEEDED: "posting",
+    JobState.DELIVERED: "done",
+    JobState.REJECTED: "rejected",
+    JobState.CANCELLED: "cancelled",
+    JobState.FAILED: "failed",
+}
+
+
+def general_commands(controller: Controller, bot: ComfyBot) -> list[app_commands.Command[Any, Any, Any]]:
+    engine = controller.engine
+
+    @app_commands.command(
+        name="queue", description="Your waiting jobs with their position and ETA, and the totals"
+    )
+    @app_commands.guild_only()
+    async def queue(interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        mine = await engine.jobs.list_by_user(interaction.user.id, states=OPEN)
+        lines = []
+        for job in mine:
+            place = engine.position(job.id)
+            where = STATE_WORDS[job.state]
+            if place is not None:
+                where = f"position {place[0] + 1}, about {duration(place[1])}"
+            lines.append(f"`{job.id}` /{job.template}: {where}")
+        total = len(engine.scheduler)
+        running = sum(len(b.in_flight) for b in engine.pool.backends)
+        healthy = sum(b.healthy for b in engine.pool.backends)
+        head = (
+            f"{total} waiting, {running} running on {healthy} of {len(engine.pool.backends)} image server(s)."
+        )
+        body = "\n".join(lines) if lines else "You have no jobs waiting."
+        await interaction.followup.send(f"{head}\n{body}", ephemeral=True)
+
+    @app_commands.command(
+        name="cancel", description="Cancel one of your jobs (your newest if no id is given)"
+    )
+    @app_commands.describe(job="The job id shown on its status message")
+    @app_commands.guild_only()
+    async def cancel(interaction: discord.Interaction[Any], job: str | None = None) -> None:
+        await controller.cancel_command(interaction, job)
+
+    @app_commands.command(name="jobs", description="Your recent jobs")
+    @app_commands.guild_only()
+    async def jobs(interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        recent = await engine.jobs.recent_for_user(interaction.user.id, limit=10)
+        lines = []
+        for job in recent:
+            prompt = prompt_of(job.params)
+            text = f" — {prompt[:60]}" if prompt else ""
+            lines.append(f"`{job.id}` /{job.template}: {STATE_WORDS[job.state]}{text}")
+        await interaction.followup.send("\n".join(lines) or "You have not run any jobs yet.", ephemeral=True)
+
+    @app_commands.command(name="show", description="Post a finished job's result again, with working buttons")
+    @app_commands.describe(job="The job id")
+    @app_commands.guild_only()
+    async def show(interaction: discord.Interaction[Any], job: str) -> None:
+        await interaction.response.defer(thinking=True)
+        try:
+            found = await engine.jobs.get(job)
+            if found is None:
+                raise JobNotFound(f"There is no job `{job}`.")
+            outputs = await engine.outputs.list_for_job(found.id)
+            if found.state is not JobState.DELIVERED or not outputs:
+                raise InvalidInput(f"Job `{found.id}` has no results to show ({STATE_WORDS[found.state]}).")
+            if not all(o.path.exists() for o in outputs):
+                raise InvalidInput(f"The images of job `{found.id}` are no longer stored.")
+            files = [
+                discord.File(
+                    io.BytesIO(o.path.read_bytes()), filename=f"{found.id}_{o.index + 1}{o.path.suffix}"
+                )
+                for o in outputs[:10]
+            ]
+            template = controller.templates.get(found.template)
+            actions = [a.label for a in template.actions] if template else []
+            await interaction.edit_original_response(
+                embed=result_embed(found, images=len(outputs)),
+                attachments=files,
+                view=result_view(found.id, actions),
+            )
+        except Exception as exc:
+            await interaction.delete_original_response()
+            await reply(interaction, describe(exc))
+
+    @app_commands.command(
+        name="templates", description="The image commands on this server and what they take"
+    )
+    async def templates(interaction: discord.Interaction[Any]) -> None:
+        lines = []
+        for template in controller.templates:
+            able = sum(b.healthy and b.can_run(template.name) for b in engine.pool.backends)
+            options = ", ".join(p.name + ("" if p.required else "?") for p in template.options)
+            status = "ready" if able else "no image server can run it right now"
+            lines.append(
+                f"**/{template.name}** ({status}): {template.description}\n  options: {options or 'none'}"
+            )
+        await interaction.response.send_message(
+            "\n".join(lines)[:2000] or "No templates are loaded.", ephemeral=True
+        )
+
+    @app_commands.command(name="help", description="How to use this bot")
+    async def help_(interaction: discord.Interaction[Any]) -> None:
+        names = ", ".join(f"/{t.name}" for t in controller.templates) or "none yet"
+        text = (
+            f"Make images with {names}. Each command takes a prompt and options; attach images where asked.\n"
+            "Your status message shows your place in the queue, then live progress, then the results with "
+            "buttons: **Re-roll** (new seed), **Edit** (change the text), **Delete**, and follow-ups.\n"
+            "/queue shows your waiting jobs, /cancel stops one, /jobs lists recent ones, "
+            "/show reposts a result, /templates lists the commands."
+        )
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @app_commands.command(name="sync", description="Owner only: sync the slash commands with Discord now")
+    @app_commands.default_permissions(administrator=True)
+    async def sync(interaction: discord.Interaction[Any]) -> None:
+        if not await bot.is_owner(interaction.user):
+            await interaction.response.send_message("Only the bot's owner can do this.", ephemeral=True)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        how = await bot.sync_commands(force=True)
+        await interaction.followup.send(f"Commands synced ({how}).", ephemeral=True)
+
+    help_.name = "help"
+    return [queue, cancel, jobs, show, templates, help_, sync]

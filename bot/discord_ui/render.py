@@ -1,0 +1,122 @@
+"""What a job's status message says at each stage (pure: JobUpdate in, embed and text out)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import discord
+
+from bot.jobs.model import Job
+from bot.jobs.states import JobState
+from bot.jobs.updates import JobUpdate
+
+BAR = 16
+COLOURS = {
+    "waiting": discord.Colour.light_grey(),
+    "running": discord.Colour.blurple(),
+    "done": discord.Colour.green(),
+    "failed": discord.Colour.red(),
+    "stopped": discord.Colour.dark_grey(),
+}
+NOTABLE = ("steps", "cfg", "size", "width", "height", "denoise", "sampler", "checkpoint", "batch_size")
+
+
+def progress_bar(fraction: float) -> str:
+    filled = max(0, min(BAR, round(fraction * BAR)))
+    return "▰" * filled + "▱" * (BAR - filled)
+
+
+def duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def prompt_of(params: Mapping[str, Any]) -> str | None:
+    value = params.get("prompt")
+    return value if isinstance(value, str) else None
+
+
+def _base(job: Job, colour: str, title: str) -> discord.Embed:
+    embed = discord.Embed(title=_clip(title, 256), colour=COLOURS[colour])
+    prompt = prompt_of(job.params)
+    if prompt:
+        embed.description = _clip(prompt, 1000)
+    embed.set_footer(text=f"job {job.id} · /{job.template}")
+    return embed
+
+
+def status_embed(update: JobUpdate, *, previews: bool = True) -> discord.Embed:
+    """The embed for a job on its way (queued, under review, running) or ended without results."""
+    job = update.job
+    state = job.state
+    if state is JobState.PENDING_REVIEW:
+        embed = _base(job, "waiting", "Waiting for a moderator to review this request")
+    elif state is JobState.QUEUED:
+        embed = _base(job, "waiting", "Queued")
+        if update.waiting_reason:
+            embed.add_field(name="Waiting", value=_clip(update.waiting_reason, 1000), inline=False)
+        elif update.position is not None:
+            ahead = "next in line" if update.position == 0 else f"{update.position} ahead of you"
+            eta = f" · about {duration(update.eta_seconds)}" if update.eta_seconds else ""
+            embed.add_field(name="Position", value=f"{ahead}{eta}", inline=False)
+    elif state in (JobState.DISPATCHED, JobState.RUNNING):
+        title = "Running" if state is JobState.RUNNING else "Starting"
+        embed = _base(job, "running", f"{title} on {job.backend}" if job.backend else title)
+        overall = update.overall or 0.0
+        lines = [f"`{progress_bar(overall)}` {overall * 100:.0f}%"]
+        if update.node:
+            step = f" · step {update.step}/{update.steps}" if update.step is not None and update.steps else ""
+            lines.append(f"{update.node}{step}")
+        if update.elapsed is not None:
+            lines.append(f"elapsed {duration(update.elapsed)}")
+        embed.add_field(name="Progress", value="\n".join(lines), inline=False)
+        if previews and update.preview is not None:
+            embed.set_image(url="attachment://preview.jpg")
+    elif state is JobState.SUCCEEDED:
+        embed = _base(job, "running", "Finishing: posting the results")
+    elif state is JobState.FAILED:
+        embed = _base(job, "failed", "Failed")
+        embed.add_field(name="Why", value=_clip(job.failure_reason or "Unknown error.", 1000), inline=False)
+    elif state is JobState.REJECTED:
+        embed = _base(job, "stopped", "Rejected by a moderator")
+        if job.failure_reason:
+            embed.add_field(name="Reason", value=_clip(job.failure_reason, 1000), inline=False)
+    elif state is JobState.CANCELLED:
+        embed = _base(job, "stopped", "Cancelled")
+    else:
+        embed = _base(job, "done", "Done")
+    return embed
+
+
+def result_embed(job: Job, *, notes: Sequence[str] = (), images: int = 0) -> discord.Embed:
+    """The embed posted with the final images: what was asked and how it ran."""
+    embed = _base(job, "done", f"/{job.template}")
+    negative = job.params.get("negative")
+    if isinstance(negative, str) and negative:
+        embed.add_field(name="Negative", value=_clip(negative, 1000), inline=False)
+    seed = next((v for k, v in job.params.items() if "seed" in k and isinstance(v, int)), None)
+    if seed is not None:
+        embed.add_field(name="Seed", value=str(seed))
+    notable = [f"{k}: {v}" for k, v in job.params.items() if k in NOTABLE]
+    if notable:
+        embed.add_field(name="Settings", value=_clip(", ".join(notable), 1000))
+    if job.started_at and job.finished_at:
+        embed.add_field(name="Took", value=duration(job.finished_at - job.started_at))
+    if job.backend:
+        embed.add_field(name="Ran on", value=job.backend)
+    if images > 1:
+        embed.add_field(name="Images", value=str(images))
+    if notes:
+        embed.add_field(name="Note", value=_clip("; ".join(dict.fromkeys(notes)), 1000), inline=False)
+    return embed
