@@ -68,7 +68,8 @@ class BotUnderTest:
 
     @property
     def engine(self) -> Any:
-        assert self.app is not None and self.app.engine is not None
+        assert self.app is not None
+        assert self.app.engine is not None
         return self.app.engine
 
     async def wait_job(self, job_id: str, *states: JobState, timeout: float = 15.0) -> Any:

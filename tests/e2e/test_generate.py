@@ -74,6 +74,7 @@ async def test_img2img_with_an_attachment(bot: BotUnderTest, fake_comfy) -> None
     )
     message = await status_of(fake, record)
     job = await bot.wait_job(job_id_of(message), JobState.DELIVERED)
-    assert job.inputs and job.inputs[0].param == "image"
+    assert job.inputs
+    assert job.inputs[0].param == "image"
     uploaded = list(fake_comfy.input_dir.rglob("*.png"))
     assert uploaded, "the attachment was uploaded to ComfyUI"
