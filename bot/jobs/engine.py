@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.errors import InvalidParameter, JobError, JobNotFound, QueueFull
+from bot.errors import ComfyError, InvalidParameter, JobError, JobNotFound, QueueFull
 from bot.jobs.backends import Backend, BackendPool
 from bot.jobs.delivery import Receipt, ResultSink
 from bot.jobs.eta import DurationModel
@@ -78,6 +78,7 @@ class JobEngine:
             on_progress=self._publish_progress,
         )
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._started: set[str] = set()
         self._cancelling: set[str] = set()
         self._to_deliver: asyncio.Queue[str] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
@@ -211,7 +212,7 @@ class JobEngine:
 
     async def _dispatch_loop(self) -> None:
         while not self._closing:
-            if not await self._dispatch_one():
+            if not await self._dispatch_one() and not await self._rebalance():
                 await self.pool.wait_changed()
 
     async def _dispatch_one(self) -> bool:
@@ -237,6 +238,61 @@ class JobEngine:
             return True
         return False
 
+    async def _rebalance(self) -> bool:
+        """At the tail of the queue, move a job that only waits inside a busy backend to an idle one.
+
+        Keeping two prompts per backend hides the gap between jobs, but when the queue runs dry it
+        can leave one backend idle while another still holds a job it has not started. That job is
+        deleted from the busy ComfyUI's queue (by prompt_id), checked to be really gone, and queued
+        again in front, so the idle backend takes it.
+        """
+        if len(self.scheduler):
+            return False
+        idle = [b for b in self.pool.backends if b.healthy and not b.in_flight]
+        if not idle:
+            return False
+        for busy in self.pool.backends:
+            if len(busy.in_flight) < 2:
+                continue
+            for job_id in list(busy.in_flight):
+                if job_id in self._started or job_id in self._cancelling:
+                    continue
+                job = await self.jobs.get(job_id)
+                if job is None or job.state is not JobState.DISPATCHED or job.prompt_id is None:
+                    continue
+                if not any(b.can_run(job.template) for b in idle):
+                    continue
+                if await self._take_back(job, busy):
+                    # A move is not a failed attempt: give the attempt back.
+                    again = await self.jobs.transition(
+                        job.id, JobState.DISPATCHED, JobState.QUEUED, attempts=max(0, job.attempts - 1)
+                    )
+                    log.info(
+                        "job=%s moved off %s, which was still busy, to an idle backend", job.id, busy.name
+                    )
+                    self._enqueue(again, front=True)
+                    return True
+        return False
+
+    async def _take_back(self, job: Job, backend: Backend) -> bool:
+        """Delete a not-yet-started prompt from ``backend`` and stop following it; False if it started."""
+        assert job.prompt_id is not None
+        http = backend.client.http
+        try:
+            await http.delete_pending([job.prompt_id])
+            if (await http.get_queue()).contains(job.prompt_id) or await http.get_history(job.prompt_id):
+                return False
+        except ComfyError:
+            return False
+        if job.id in self._started:
+            return False
+        task = self._running.get(job.id)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        return True
+
     def _start_run(self, job: Job, backend: Backend, *, attach: bool = False) -> None:
         backend.in_flight.add(job.id)
         log.info("job=%s prompt_id=%s dispatched to %s", job.id, job.prompt_id, backend.name)
@@ -254,6 +310,7 @@ class JobEngine:
         finally:
             backend.in_flight.discard(job.id)
             self._running.pop(job.id, None)
+            self._started.discard(job.id)
             self.pool.notify()
         await self._settle(job, backend, outcome)
 
@@ -292,6 +349,7 @@ class JobEngine:
     # --- progress -------------------------------------------------------------------------------------
 
     def _mark_running(self, job: Job) -> None:
+        self._started.add(job.id)
         task = asyncio.create_task(self._persist_running(job))
         self._background.add(task)
         task.add_done_callback(self._background.discard)

@@ -191,3 +191,27 @@ async def test_restart_recovers_queue_and_in_flight(fake_comfy, stack, tmp_path)
     for job in jobs:
         await h2.wait_state(job.id, JobState.DELIVERED, timeout=15)
     assert sorted(h2.sink.results) == sorted(j.id for j in jobs)
+
+
+async def test_idle_backend_takes_a_job_still_waiting_inside_a_busy_one(
+    fake_comfy_factory, stack, tmp_path
+) -> None:
+    busy_fake = await fake_comfy_factory(step_delay=0.05)
+    idle_fake = await fake_comfy_factory(step_delay=0.0)
+    h = await _harness(stack, tmp_path, [busy_fake, idle_fake], capacity=2)
+    idle = h.pool.backends[1]
+    idle.in_flight.add("placeholder")  # looks busy while both jobs are routed to the first backend
+    first = await h.submit(user=1)
+    second = await h.submit(user=2)
+    await h.wait_state(first.id, JobState.RUNNING)
+    waiting = await h.wait_state(second.id, JobState.DISPATCHED)
+    assert waiting.backend == h.pool.backends[0].name
+    idle.in_flight.discard("placeholder")
+    h.pool.notify()
+    moved = await h.wait_state(second.id, JobState.DELIVERED)
+    assert moved.backend == idle.name
+    assert moved.attempts == 1, "a move is not counted as a failed attempt"
+    await busy_fake.wait_idle()
+    assert waiting.prompt_id not in {e.prompt_id for e in busy_fake.executions}, (
+        "it never ran on the busy one"
+    )
