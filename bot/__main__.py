@@ -37,7 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc.user_message, file=sys.stderr)
         return EXIT_CONFIG
-    configure_logging(settings.log_level, settings.log_format, secrets=secrets_of(settings))
+    # The CLI tools print their own results; their logs stay quiet unless LOG_LEVEL asks otherwise.
+    level = settings.log_level if command == "run" or os.environ.get("LOG_LEVEL") else "WARNING"
+    configure_logging(level, settings.log_format, secrets=secrets_of(settings))
     if command == "run":
         from bot.app import run_bot
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import tempfile
@@ -93,7 +94,8 @@ async def _wait_for_backend(pool: BackendPool, template: str, patience: float) -
             return f"could not reach ComfyUI at {names}" + (
                 f" ({'; '.join(sorted(errors))})" if errors else ""
             )
-        await asyncio.wait_for(pool.wait_changed(), timeout=max(0.05, deadline - time.monotonic()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(pool.wait_changed(), timeout=max(0.05, deadline - time.monotonic()))
 
 
 async def run_generate(settings: Settings, args: argparse.Namespace) -> int:
