@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import random
 import time
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+from PIL import Image
 
 from bot.app import App
 from bot.config import load_settings
@@ -38,10 +43,16 @@ class BotUnderTest:
     data_dir: Path
     backends: list[str]
     env: dict[str, str] = field(default_factory=dict)
+    #: keyword arguments for App (e.g. ``token_seconds``)
+    options: dict[str, Any] = field(default_factory=dict)
+    #: wait for every backend to be healthy before returning from ``start``
+    wait_backends: bool = True
     app: App | None = None
 
     async def start(self) -> App:
-        app = App(settings_for(self.data_dir, self.backends, **self.env), guild_ready_timeout=0.05)
+        app = App(
+            settings_for(self.data_dir, self.backends, **self.env), guild_ready_timeout=0.05, **self.options
+        )
         await app.start()
         assert app.bot is not None
         deadline = time.monotonic() + 10
@@ -50,7 +61,7 @@ class BotUnderTest:
                 raise TimeoutError("bot not ready")
             await asyncio.sleep(0.01)
         pool = app.engine.pool  # type: ignore[union-attr]
-        while not all(b.healthy and b.capable for b in pool.backends):
+        while self.wait_backends and not all(b.healthy and b.capable for b in pool.backends):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"backends not ready: {pool.snapshot()}")
             await asyncio.sleep(0.01)
@@ -98,3 +109,65 @@ def job_id_of(message: Any) -> str:
     """The job id from a status message's embed footer ("job ABCD1234 · /imagine")."""
     footer = message.embeds[0]["footer"]["text"]
     return footer.split()[1]
+
+
+def png(size: tuple[int, int] = (64, 48), colour: tuple[int, int, int] = (10, 200, 30)) -> bytes:
+    """A small valid PNG."""
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+def noisy_png(size: tuple[int, int], seed: int = 1) -> bytes:
+    """A PNG that compresses badly (random pixels), for size-limit tests."""
+    out = io.BytesIO()
+    Image.frombytes("RGB", size, random.Random(seed).randbytes(size[0] * size[1] * 3)).save(out, "PNG")
+    return out.getvalue()
+
+
+def workflows_copy(target: Path, edit: Callable[[str, str], str] | None = None) -> Path:
+    """A copy of the bundled workflows in ``target``; ``edit(name, text)`` may rewrite each manifest."""
+    target.mkdir(parents=True, exist_ok=True)
+    for source in WORKFLOWS.iterdir():
+        if source.is_file():
+            text = source.read_text()
+            if edit is not None and source.suffix == ".toml":
+                text = edit(source.name, text)
+            (target / source.name).write_text(text)
+    return target
+
+
+def private_reply(fake: FakeDiscord, record: Any, timeout: float = 5.0) -> Awaitable[Any]:
+    """The ephemeral message an interaction was answered with (a response or a followup)."""
+
+    def found() -> Any:
+        candidates = [record.original_message, *record.followups]
+        for message in reversed(candidates):
+            if message is not None and not message.deleted and message.ephemeral and message.content:
+                return message
+        return None
+
+    return cast(Awaitable[Any], fake.wait_for(found, timeout=timeout))
+
+
+def message_edits(fake: FakeDiscord, message_id: str, tokens: Iterable[str] = ()) -> list[Any]:
+    """Successful edits of one message, through the channel or an interaction token, in order."""
+    calls = list(fake.calls("PATCH", f"/channels/*/messages/{message_id}"))
+    for token in tokens:
+        calls += [
+            c
+            for c in fake.calls("PATCH", f"/webhooks/*/{token}/messages/*")
+            if isinstance(c.response, dict) and c.response.get("id") == message_id
+        ]
+    return sorted((c for c in calls if c.status < 300), key=lambda c: c.timestamp)
+
+
+def embed_text(snapshot: Any) -> str:
+    """Everything an embed of a message (or a history snapshot) says, as one string."""
+    embeds = snapshot["embeds"] if isinstance(snapshot, dict) else snapshot.embeds
+    parts: list[str] = []
+    for embed in embeds:
+        parts += [embed.get("title", ""), embed.get("description", "")]
+        parts += [f"{f['name']}: {f['value']}" for f in embed.get("fields", [])]
+        parts.append(embed.get("footer", {}).get("text", ""))
+    return "\n".join(parts)

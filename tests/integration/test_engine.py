@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from bot.errors import InvalidParameter, JobNotFound, QueueFull
 from bot.jobs.engine import EngineLimits
-from bot.jobs.states import JobState
+from bot.jobs.planning import Attachment, JobRequest
+from bot.jobs.states import IllegalTransition, JobState
 from tests.integration.engine_harness import Harness, build_harness
 
 
@@ -215,3 +218,46 @@ async def test_idle_backend_takes_a_job_still_waiting_inside_a_busy_one(
     assert waiting.prompt_id not in {e.prompt_id for e in busy_fake.executions}, (
         "it never ran on the busy one"
     )
+
+
+async def test_slow_uploads_do_not_count_against_the_run_time_limit(fake_comfy, stack, tmp_path) -> None:
+    fake_comfy.upload_delay = 0.4
+    h = await _harness(stack, tmp_path, [fake_comfy], limits=EngineLimits(max_runtime=0.3))
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), (1, 2, 3)).save(out, format="PNG")
+    job = await h.engine.submit(
+        JobRequest(
+            user_id=1,
+            channel_id=1,
+            template="invert",
+            values={},
+            attachments=[Attachment("image", "x.png", out.getvalue())],
+        )
+    )
+    done = await h.wait_state(job.id, JobState.DELIVERED)
+    assert done.attempts == 1
+
+
+async def test_review_lane_approve_reject_cancel(fake_comfy, stack, tmp_path) -> None:
+    h = await _harness(stack, tmp_path, [fake_comfy])
+
+    async def held() -> Any:
+        return await h.engine.submit(
+            JobRequest(user_id=1, channel_id=1, template="imagine", values={"prompt": "p"}, needs_review=True)
+        )
+
+    approved, rejected, cancelled = await held(), await held(), await held()
+    assert approved.state is JobState.PENDING_REVIEW
+    assert approved.id not in h.engine.scheduler  # nothing runs before a moderator decides
+    await h.engine.approve(approved.id)
+    await h.engine.reject(rejected.id, "not on this server")
+    await h.engine.cancel(cancelled.id, by_user=1)
+    assert (await h.wait_state(approved.id, JobState.DELIVERED)).state is JobState.DELIVERED
+    assert (await h.engine.jobs.require(rejected.id)).failure_reason == "not on this server"
+    for _ in range(200):
+        if {rejected.id, cancelled.id} <= set(h.sink.notices):
+            break
+        await asyncio.sleep(0.01)
+    assert {rejected.id, cancelled.id} <= set(h.sink.notices)
+    with pytest.raises(IllegalTransition):
+        await h.engine.approve(rejected.id)  # a second decision loses

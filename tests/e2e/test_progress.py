@@ -1,0 +1,34 @@
+"""The status message during a run: throttled progress edits, the final state, a deleted message."""
+
+from __future__ import annotations
+
+from bot.jobs.states import JobState
+from tests.e2e.harness import BotUnderTest, embed_text, job_id_of, message_edits, status_of
+
+INTERVAL = 0.5  # EDIT_INTERVAL in the harness
+
+
+async def test_progress_edits_are_spaced_and_the_final_state_lands(bot: BotUnderTest, fake_comfy) -> None:
+    fake = bot.fake
+    fake_comfy.step_delay = 0.1  # 12 steps: about 1.2 s of sampling
+    record = await fake.slash("imagine", {"prompt": "a slow lighthouse", "steps": 12, "seed": 3})
+    message = await status_of(fake, record)
+    job = await bot.wait_job(job_id_of(message), JobState.DELIVERED)
+
+    final = fake.message(message.id)
+    texts = [embed_text(s) for s in final.history] + [embed_text(final)]
+    assert any("Queued" in t or "queue" in t.lower() for t in texts), texts
+    running = [t for t in texts if "Running" in t]
+    assert len(running) >= 2, f"several progress edits while running: {texts}"
+    assert any("step " in t and "/12" in t and "▰" in t for t in running), running
+    assert final.attachments, "the result landed on the status message"
+    assert f"job {job.id}" in embed_text(final)
+    assert "Running" not in final.embeds[0]["title"]
+
+    edits = message_edits(fake, message.id, [record.token])
+    gaps = [b.timestamp - a.timestamp for a, b in zip(edits, edits[1:], strict=False)]
+    # The last edit is the delivery, which may follow the previous progress edit at once.
+    progress_gaps = gaps[:-1]
+    assert progress_gaps, edits
+    assert min(progress_gaps) >= INTERVAL - 0.02, gaps
+    assert fake.stats.rate_limited == 0
