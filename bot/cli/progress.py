@@ -20,7 +20,7 @@ def describe(update: JobUpdate) -> str:
         overall = update.overall or 0.0
         filled = round(overall * BAR_WIDTH)
         bar = "#" * filled + "." * (BAR_WIDTH - filled)
-        node = update.node or ("waiting on " + (update.backend or "backend"))
+        node = update.node or ("waiting on " + (update.backend or update.job.backend or "backend"))
         step = f" step {update.step}/{update.steps}" if update.step is not None and update.steps else ""
         return f"[{bar}] {overall * 100:3.0f}% {node}{step}"
     return state.value.replace("_", " ")
