@@ -6,8 +6,11 @@ terminal. ``str(error)`` may carry more detail for logs, but never a secret.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+_SERVER_PATH = re.compile(r"(/[\w.\-]+)+/([\w.\- ()]+)")
 
 
 class BotError(Exception):
@@ -100,9 +103,10 @@ class ExecutionFailed(ComfyError):
         self.node_type = node_type
         self.exception_type = exception_type
         self.exception_message = exception_message.strip()
+        # Server-side paths mean nothing to a member (and say more about the server than needed).
+        shown = _SERVER_PATH.sub(lambda m: m.group(2), self.exception_message)
         super().__init__(
-            f"The image server failed at node {node_id} ({node_type}): "
-            f"{self.exception_message or exception_type}",
+            f"The image server failed at node {node_id} ({node_type}): {shown or exception_type}",
             detail=f"{exception_type} at node {node_id} ({node_type}): {self.exception_message}",
         )
 

@@ -33,7 +33,7 @@ from bot.comfy.protocol import (
     parse_text,
 )
 from bot.comfy.retry import Backoff, Sleep
-from bot.errors import BackendUnavailable, ComfyError
+from bot.errors import BackendUnavailable, ComfyError, OriginForbidden
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,7 @@ class BackendConnection:
         self.connects = 0
         self.last_status: Status | None = None
         self.last_error: str | None = None
+        self.forbidden = False
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -139,6 +140,8 @@ class BackendConnection:
         try:
             await asyncio.wait_for(self._connected.wait(), timeout)
         except TimeoutError:
+            if self.forbidden:
+                raise OriginForbidden("/ws") from None
             raise BackendUnavailable(
                 self.endpoint.name, self.last_error or "websocket not connected"
             ) from None
@@ -176,6 +179,15 @@ class BackendConnection:
                     autoping=True,
                     timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
                 )
+            except aiohttp.WSServerHandshakeError as exc:
+                # 403 is ComfyUI's origin check (a proxy adding a mismatching Origin header).
+                self.forbidden = exc.status == 403
+                self.last_error = f"websocket handshake refused with HTTP {exc.status}"
+                level = logging.WARNING if attempt == 0 else logging.DEBUG
+                log.log(level, "backend %s: %s (retrying with back-off)", self.endpoint.name, self.last_error)
+                await self._sleep(self._backoff.delay(attempt))
+                attempt += 1
+                continue
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 self.last_error = f"websocket connect failed: {type(exc).__name__}"
                 # One warning per outage, not one per retry.
@@ -193,6 +205,7 @@ class BackendConnection:
         self._ws = ws
         self.connects += 1
         self.last_error = None
+        self.forbidden = False
         self._executing = None
         self._last_progress = None
         try:

@@ -8,6 +8,7 @@ choose the prompt_id ourselves, a submit whose answer was lost is looked up in `
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -35,6 +36,7 @@ T = TypeVar("T")
 
 UPLOAD_SUBFOLDER = "comfycord"
 _RETRYABLE_STATUS = frozenset({502, 503, 504})
+_STREAM_ABOVE = 512 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,14 +179,20 @@ class ComfyHttp:
     ) -> Any:
         """One request; maps every failure onto the ComfyError hierarchy."""
         url = self.endpoint.http_url(path)
+        headers = self._headers
+        payload: aiohttp.FormData | bytes | io.BytesIO | None = data
+        if json_body is not None:
+            encoded = json.dumps(json_body).encode()
+            # aiohttp warns that large raw bodies may block the loop; a stream does not.
+            payload = io.BytesIO(encoded) if len(encoded) > _STREAM_ABOVE else encoded
+            headers = {**headers, "Content-Type": "application/json"}
         try:
             async with self._session.request(
                 method,
                 url,
-                json=json_body,
-                data=data,
+                data=payload,
                 params=params,
-                headers=self._headers,
+                headers=headers,
                 timeout=self._timeout,
             ) as response:
                 body = await response.read()
@@ -193,15 +201,19 @@ class ComfyHttp:
             raise BackendUnavailable(self.endpoint.name, f"{method} {path} timed out") from None
         except aiohttp.ClientError as exc:
             raise BackendUnavailable(self.endpoint.name, f"{method} {path}: {type(exc).__name__}") from None
-        return self._decode(path, status, body, expect)
+        return self._decode(
+            path, status, body, expect, json_body.get("prompt") if isinstance(json_body, dict) else None
+        )
 
-    def _decode(self, path: str, status: int, body: bytes, expect: str) -> Any:
+    def _decode(
+        self, path: str, status: int, body: bytes, expect: str, graph: Mapping[str, Any] | None = None
+    ) -> Any:
         if status == 413:
             raise UploadTooLarge(body.decode(errors="replace")[:200])
         if status == 403:
             raise OriginForbidden(path)
         if status == 400 and path == "/prompt":
-            raise rejection_from_body(self._json_or_none(body))
+            raise rejection_from_body(self._json_or_none(body), graph=graph)
         if status >= 300:
             raise UnexpectedResponse(path, status, body.decode(errors="replace"))
         if expect == "bytes":
@@ -253,7 +265,10 @@ class ComfyHttp:
 
         def form() -> aiohttp.FormData:
             payload = aiohttp.FormData()
-            payload.add_field("image", data, filename=name, content_type="application/octet-stream")
+            # A stream, not bytes: aiohttp warns that large raw bodies may block the loop.
+            payload.add_field(
+                "image", io.BytesIO(data), filename=name, content_type="application/octet-stream"
+            )
             payload.add_field("overwrite", "true" if overwrite else "false")
             payload.add_field("type", kind)
             if subfolder:
@@ -272,7 +287,9 @@ class ComfyHttp:
 
         def form() -> aiohttp.FormData:
             payload = aiohttp.FormData()
-            payload.add_field("image", data, filename=name, content_type="application/octet-stream")
+            payload.add_field(
+                "image", io.BytesIO(data), filename=name, content_type="application/octet-stream"
+            )
             payload.add_field("original_ref", ref)
             payload.add_field("type", "input")
             payload.add_field("subfolder", subfolder)
@@ -319,7 +336,7 @@ class ComfyHttp:
         node_errors = body.get("node_errors")
         problems: tuple[NodeProblem, ...] = ()
         if isinstance(node_errors, Mapping) and node_errors:
-            problems = tuple(rejection_from_body(body, partial=True).problems)
+            problems = tuple(rejection_from_body(body, partial=True, graph=graph).problems)
         number_value = body.get("number")
         return QueuedPrompt(
             str(body["prompt_id"]),
@@ -340,7 +357,10 @@ class ComfyHttp:
         body = await self._idempotent(lambda: self._request("GET", "/queue"))
         if not isinstance(body, Mapping):
             raise UnexpectedResponse("/queue", 200, json.dumps(body)[:200])
-        pending = sorted(_queue_items(body.get("queue_pending")), key=lambda item: item.number)
+        # ComfyUI's heap orders by (number, prompt_id).
+        pending = sorted(
+            _queue_items(body.get("queue_pending")), key=lambda item: (item.number, item.prompt_id)
+        )
         return QueueSnapshot(tuple(_queue_items(body.get("queue_running"))), tuple(pending))
 
     async def delete_pending(self, prompt_ids: Iterable[str]) -> None:

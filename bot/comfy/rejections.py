@@ -41,7 +41,16 @@ def _plain_words(error_type: str, message: str, details: str, extra: Mapping[str
     return message
 
 
-def _node_problems(node_errors: Mapping[str, Any]) -> list[NodeProblem]:
+def _linking_input(graph: Mapping[str, Any], node_id: str, missing: str) -> str | None:
+    """Which input of ``node_id`` links to the ``missing`` node (ComfyUI does not say)."""
+    inputs = as_mapping(as_mapping(graph.get(node_id)).get("inputs"))
+    for name, value in inputs.items():
+        if isinstance(value, list) and value and str(value[0]) == missing:
+            return str(name)
+    return None
+
+
+def _node_problems(node_errors: Mapping[str, Any], graph: Mapping[str, Any]) -> list[NodeProblem]:
     problems: list[NodeProblem] = []
     for node_id, entry in node_errors.items():
         if not isinstance(entry, Mapping):
@@ -55,6 +64,8 @@ def _node_problems(node_errors: Mapping[str, Any]) -> list[NodeProblem]:
             message = str(error.get("message") or error_type)
             details = str(error.get("details") or "")
             input_name = extra.get("input_name")
+            if input_name is None and extra.get("exception_type") == "KeyError":
+                input_name = _linking_input(graph, str(node_id), details.strip("'\""))
             problems.append(
                 NodeProblem(
                     node_id=str(node_id),
@@ -69,7 +80,11 @@ def _node_problems(node_errors: Mapping[str, Any]) -> list[NodeProblem]:
 
 
 def rejection_from_body(
-    body: object, *, partial: bool = False, prompt_id: str | None = None
+    body: object,
+    *,
+    partial: bool = False,
+    prompt_id: str | None = None,
+    graph: Mapping[str, Any] | None = None,
 ) -> PromptRejected:
     """Build a PromptRejected from a 400 body (or a 200 body whose node_errors is not empty)."""
     data = as_mapping(body)
@@ -77,7 +92,7 @@ def rejection_from_body(
     error_type = str(error.get("type") or ("partial_validation" if partial else "unknown"))
     message = str(error.get("message") or "the workflow did not validate")
     node_errors = data.get("node_errors")
-    problems = _node_problems(node_errors) if isinstance(node_errors, Mapping) else []
+    problems = _node_problems(node_errors, graph or {}) if isinstance(node_errors, Mapping) else []
     if not problems and error_type == "invalid_prompt":
         match = _NODE_ID_IN_DETAILS.search(str(error.get("details") or ""))
         if match:

@@ -156,6 +156,7 @@ class PromptRun:
             self._connection.unwatch(self.prompt_id)
 
     async def _submit(self, watch: PromptWatch) -> Queued:
+        connects = self._connection.connects
         queued = await self._http.queue_prompt(
             self._graph,
             client_id=self._connection.client_id,
@@ -163,6 +164,10 @@ class PromptRun:
             extra_data=self._extra_data,
         )
         watch.submitted = True
+        if self._connection.connects != connects:
+            # The socket reconnected while the answer was on its way: that reconnect's reconcile
+            # skipped this prompt (it was not submitted yet), and its messages may be lost.
+            watch.items.put_nowait(await self._connection.reconcile(self.prompt_id))
         if queued.node_errors:
             # Some outputs failed validation and ComfyUI queued the rest. Half a result would confuse
             # the member, so take it back out and report what was wrong.

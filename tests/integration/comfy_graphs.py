@@ -91,9 +91,9 @@ class Recording:
 
     def label_of_prompt(self, prompt_id: str) -> str:
         for record in self.records:
-            if record["kind"] == "http_response" and isinstance(record["response"].get("json"), Mapping):
-                if record["response"]["json"].get("prompt_id") == prompt_id:
-                    return str(record["label"])
+            body = record["response"].get("json") if record["kind"] == "http_response" else None
+            if isinstance(body, Mapping) and body.get("prompt_id") == prompt_id:
+                return str(record["label"])
         raise KeyError(f"{self.case}: no submit answered with prompt_id {prompt_id!r}")
 
     def sockets_of(self, client_id: str) -> set[str]:
@@ -105,7 +105,7 @@ class Recording:
         }
 
     def ws_messages(self, kind: str, label: str) -> list[dict[str, Any]]:
-        """``data`` of every recorded websocket message of ``kind`` about the prompt submitted as ``label``."""
+        """``data`` of each recorded websocket message of ``kind`` about the prompt submitted as ``label``."""
         prompt_id = self.prompt_id(label)
         return [
             r["json"]["data"]
@@ -204,7 +204,7 @@ def event_keys(events: list[RunEvent]) -> list[EventKey]:
 
 
 def with_image(graph: dict[str, Any], ref: str) -> dict[str, Any]:
-    """The graph with every LoadImage reading ``ref`` (what an upload returned) instead of the recorder's file."""
+    """The graph with every LoadImage reading ``ref`` (what an upload returned), not the recorder's file."""
     graph = copy.deepcopy(graph)
     for node in graph.values():
         if node.get("class_type") == "LoadImage":

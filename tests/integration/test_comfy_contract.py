@@ -15,7 +15,9 @@ import asyncio
 import json
 import re
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +44,6 @@ from bot.comfy import (
     StepProgress,
 )
 from bot.errors import (
-    BackendUnavailable,
     ComfyError,
     ExecutionFailed,
     ExecutionInterrupted,
@@ -72,7 +73,13 @@ RUN_TIMEOUT = 10.0
 MakeClient = Callable[..., Awaitable[ComfyClient]]
 
 
-# --- fixtures and helpers ------------------------------------------------------------------------
+# --- fixtures and helpers ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def stack() -> AsyncIterator[AsyncExitStack]:
+    async with AsyncExitStack() as exit_stack:
+        yield exit_stack
 
 
 @pytest.fixture
@@ -88,9 +95,12 @@ async def fake(fake_comfy_factory: Callable[..., Awaitable[FakeComfyUI]]) -> Fak
 
 @pytest.fixture
 async def connect(
-    session: aiohttp.ClientSession, fake_comfy_factory: Callable[..., Awaitable[FakeComfyUI]]
+    session: aiohttp.ClientSession,
+    stack: AsyncExitStack,
+    fake_comfy_factory: Callable[..., Awaitable[FakeComfyUI]],
 ) -> AsyncIterator[MakeClient]:
-    """``await connect(fake)``: a started, connected ComfyClient; all are closed before the fakes stop."""
+    """``await connect(fake)``: a started, connected ComfyClient; all are closed before the fakes stop
+    and before the sessions (``session``, or one entered on ``stack``) are."""
     clients: list[ComfyClient] = []
 
     async def make(
@@ -157,12 +167,21 @@ async def replay_upload(client: ComfyClient, rec: Recording, label: str, data: b
     return uploaded.name
 
 
+async def drop_sockets(fake: FakeComfyUI) -> None:
+    """Abort every websocket (``hub.drop_all``, as ``fake.drop_websockets()`` does) and wait until the
+    server let go of those sockets. ``drop_websockets()`` itself waits until *no* socket is open, so when
+    our client reconnects at once (as it should) it always sits out its whole 2 s timeout."""
+    old = set(fake.hub.open_sockets)
+    fake.hub.drop_all()
+    await eventually(lambda: not old & set(fake.hub.open_sockets), what="the server to drop the sockets")
+
+
 def of_type(events: list[RunEvent], kind: type[Any]) -> list[Any]:
     return [event for event in events if isinstance(event, kind)]
 
 
 def latent_warmup(graph: dict[str, Any]) -> dict[str, Any]:
-    """A graph whose only shared node with ``graph`` is its EmptyLatentImage "10" (so that one gets cached)."""
+    """A graph sharing only EmptyLatentImage "10" with ``graph`` (so that one node gets cached)."""
     return {
         "10": graph["10"],
         "11": {
@@ -219,22 +238,27 @@ async def test_01_saveimagewebsocket_yields_the_inverted_upload(
 
     assert error is None
     assert event_keys(events) == rec.expected_events("submit")
-    assert isinstance(events[0], Queued) and events[0].prompt_id == run.prompt_id
-    assert isinstance(events[1], Started) and events[1].prompt_id == run.prompt_id
+    assert isinstance(events[0], Queued)
+    assert events[0].prompt_id == run.prompt_id
+    assert isinstance(events[1], Started)
+    assert events[1].prompt_id == run.prompt_id
     [output] = of_type(events, OutputImage)
     assert (output.node_id, output.index, output.mime) == ("3", 0, "image/png")
     assert open_image(output.data).format == "PNG"
     assert_inverted(output.data, source)
     finished = events[-1]
-    assert isinstance(finished, Finished) and finished.prompt_id == run.prompt_id
+    assert isinstance(finished, Finished)
+    assert finished.prompt_id == run.prompt_id
     assert finished.images == (output,) == run.images
     assert fake.hub.supports_metadata(client.client_id) is not legacy
 
 
-# --- 02: SaveImage + PreviewImage through /history and /view ---------------------------------------------
+# --- 02: SaveImage + PreviewImage through /history and /view -------------------------------------------
 
 
-async def test_02_file_outputs_come_back_through_history_and_view(fake: FakeComfyUI, connect: MakeClient) -> None:
+async def test_02_file_outputs_come_back_through_history_and_view(
+    fake: FakeComfyUI, connect: MakeClient
+) -> None:
     rec = Recording("02_saveimage_history_view")
     client = await connect(fake)
     source = make_png(40, 40, seed=2)
@@ -259,7 +283,9 @@ async def test_02_file_outputs_come_back_through_history_and_view(fake: FakeComf
     saved = recorded_history["outputs"]["3"]["images"][0]
     assert by_node["3"].data == (fake.output_dir / saved["subfolder"] / saved["filename"]).read_bytes()
     history = await client.http.get_history(run.prompt_id)
-    assert history is not None and history.status == "success" and history.completed
+    assert history is not None
+    assert history.status == "success"
+    assert history.completed
     assert OutputFile("3", saved["filename"], saved["subfolder"], "output") in history.outputs
     temp = [o for o in history.outputs if o.node_id == "4"]
     assert [o.type for o in temp] == ["temp"]
@@ -269,7 +295,9 @@ async def test_02_file_outputs_come_back_through_history_and_view(fake: FakeComf
 # --- 03: identical resubmission ------------------------------------------------------------------------
 
 
-async def test_03_resubmission_is_cached_but_outputs_still_return(fake: FakeComfyUI, connect: MakeClient) -> None:
+async def test_03_resubmission_is_cached_but_outputs_still_return(
+    fake: FakeComfyUI, connect: MakeClient
+) -> None:
     rec = Recording("03_resubmit_cached")
     client = await connect(fake)
     source = make_png(32, 32, seed=3)
@@ -319,7 +347,8 @@ PLAIN_WORDS = {
     "value_smaller_than_min": ["Value 0 smaller than min of 1"],
     "value_bigger_than_max": ["Value 99.0 bigger than max of 10.0"],
     "value_not_in_list": [
-        "'not-a-method' is not offered by this server (choices: nearest-exact, bilinear, area, bicubic, lanczos)"
+        "'not-a-method' is not offered by this server "
+        "(choices: nearest-exact, bilinear, area, bicubic, lanczos)"
     ],
     "loadimage_missing_file_custom_validation": ["Invalid image file: no_such_file.png"],
     "return_type_mismatch_MASK_to_IMAGE": ["it is linked to a MASK output but needs IMAGE"],
@@ -368,7 +397,7 @@ async def test_04_every_recorded_validation_error_is_prompt_rejected(
         assert error.error_type == recorded["json"]["error"]["type"], label
         assert error.message == recorded["json"]["error"]["message"], label
         got = [(p.node_id, p.class_type, p.input_name, p.error_type) for p in error.problems]
-        assert got == recorded_problems(recorded["json"]), label
+        assert got == _with_dangling_inputs(recorded_problems(recorded["json"]), rec.prompt(label)), label
         for problem, words in zip(error.problems, PLAIN_WORDS[label], strict=True):
             assert words in problem.message, (label, problem)
             # What a member reads names the node, its class and the input.
@@ -380,7 +409,8 @@ async def test_04_every_recorded_validation_error_is_prompt_rejected(
         if not error.problems:
             assert recorded["json"]["error"]["message"] in str(error)
 
-    assert fake.queue_remaining == 0 and fake.executions == []
+    assert fake.queue_remaining == 0
+    assert fake.executions == []
 
 
 async def test_04_bodies_the_client_never_sends_still_map_to_typed_errors(
@@ -399,7 +429,7 @@ async def test_04_bodies_the_client_never_sends_still_map_to_typed_errors(
 
     raw = rec.request("non_json_body")["raw_body"]
     with pytest.raises(UnexpectedResponse) as unexpected:
-        await client.http._request("POST", "/prompt", data=raw.encode())  # type: ignore[arg-type]
+        await client.http._request("POST", "/prompt", data=raw.encode())
     assert unexpected.value.status == rec.response("non_json_body")["status"] == 500
 
 
@@ -423,7 +453,8 @@ async def test_04_partially_accepted_prompt_is_rejected_and_taken_back(
 
     assert events == []
     assert isinstance(error, PromptRejected)
-    assert error.partial is True and error.prompt_id == run.prompt_id
+    assert error.partial is True
+    assert error.prompt_id == run.prompt_id
     recorded = rec.response_json(label)
     assert recorded["node_errors"]  # HTTP 200, yet with node errors
     assert [(p.node_id, p.class_type, p.input_name, p.error_type) for p in error.problems] == [
@@ -441,7 +472,27 @@ async def test_04_partially_accepted_prompt_is_rejected_and_taken_back(
     assert run.prompt_id not in fake.history
 
 
-# --- 05: runtime errors ----------------------------------------------------------------------------------
+async def test_04_link_to_a_missing_node_names_the_input(fake: FakeComfyUI, connect: MakeClient) -> None:
+    rec = Recording("04_validation_errors")
+    client = await connect(fake)
+    await replay_upload(client, rec, "upload", make_png(16, 16, seed=4))
+    _, error = await drive(client.run(rec.prompt("link_to_nonexistent_node")))
+    assert isinstance(error, PromptRejected)
+    [problem] = error.problems
+    assert (problem.node_id, problem.class_type) == ("3", "SaveImageWebsocket")
+    assert problem.input_name == "images"
+
+
+# --- 05: runtime errors --------------------------------------------------------------------------------
+
+
+def failure(error: ComfyError | None) -> tuple[str, str, str]:
+    assert isinstance(error, ExecutionFailed), error
+    return (error.node_id, error.node_type, error.exception_type)
+
+
+def recorded_failure(data: dict[str, Any]) -> tuple[str, str, str]:
+    return (data["node_id"], data["node_type"], data["exception_type"])
 
 
 async def test_05_runtime_errors_raise_execution_failed(fake: FakeComfyUI, connect: MakeClient) -> None:
@@ -453,43 +504,43 @@ async def test_05_runtime_errors_raise_execution_failed(fake: FakeComfyUI, conne
     run = client.run(with_image(rec.prompt("submit_escape_prefix"), upload.ref))
     events, error = await drive(run)
     [recorded] = rec.ws_messages("execution_error", "submit_escape_prefix")
+    assert failure(error) == recorded_failure(recorded) == ("3", "SaveImage", "Exception")
     assert isinstance(error, ExecutionFailed)
-    assert (error.node_id, error.node_type, error.exception_type) == (
-        recorded["node_id"],
-        recorded["node_type"],
-        recorded["exception_type"],
-    ) == ("3", "SaveImage", "Exception")
     assert error.exception_message.splitlines()[0] == recorded["exception_message"].splitlines()[0]
     assert "Saving image outside the output folder is not allowed." in error.user_message
     assert not of_type(events, Finished)
     history = await client.http.get_history(run.prompt_id)
-    recorded_status = rec.response_json("history_after_error")[rec.prompt_id("submit_escape_prefix")]["status"]
+    recorded_entry = rec.response_json("history_after_error")[rec.prompt_id("submit_escape_prefix")]
     assert history is not None
-    assert (history.status, history.completed) == (recorded_status["status_str"], recorded_status["completed"])
-    assert history.message("execution_error") is not None
-    assert history.message("execution_error")["node_id"] == "3"  # type: ignore[index]
+    assert (history.status, history.completed) == ("error", False)
+    assert (history.status, history.completed) == tuple(
+        recorded_entry["status"][k] for k in ("status_str", "completed")
+    )
+    stored = history.message("execution_error")
+    assert stored is not None
+    assert recorded_failure(dict(stored)) == failure(error)
 
     # 5b: LoadImage of an upload that is not an image (validation only checks that the file exists).
     corrupt = await client.http.upload_image(b"this is not a png file", "case05_corrupt.png")
     run = client.run(with_image(rec.prompt("submit_corrupt_image"), corrupt.ref))
     events, error = await drive(run)
     [recorded] = rec.ws_messages("execution_error", "submit_corrupt_image")
+    assert failure(error) == recorded_failure(recorded) == ("1", "LoadImage", "PIL.UnidentifiedImageError")
     assert isinstance(error, ExecutionFailed)
-    assert (error.node_id, error.node_type, error.exception_type) == (
-        recorded["node_id"],
-        recorded["node_type"],
-        recorded["exception_type"],
-    ) == ("1", "LoadImage", "PIL.UnidentifiedImageError")
-    assert error.exception_message.startswith("cannot identify image file")
-    assert error.exception_message.endswith(f"{corrupt.ref}'")
-    assert not of_type(events, NodeExecuting)[1:]  # nothing ran after LoadImage
+    # Recorded: "cannot identify image file '/opt/comfyui/input/case05_corrupt.png'".
+    assert error.exception_message.startswith("cannot identify image file '")
+    assert error.exception_message.endswith(f"/input/{corrupt.ref}'")
+    assert of_type(events, NodeExecuting) == [NodeExecuting("1", "LoadImage")]  # nothing ran after it
 
 
-# --- 06: interrupt --------------------------------------------------------------------------------------
+# --- 06: interrupt -------------------------------------------------------------------------------------
 
 
-async def test_06_targeted_interrupt_stops_only_the_named_prompt(fake: FakeComfyUI, connect: MakeClient) -> None:
+async def test_06_targeted_interrupt_stops_only_the_named_prompt(
+    fake: FakeComfyUI, connect: MakeClient
+) -> None:
     rec = Recording("06_interrupt")
+    fake.time_scale = 0.1  # 10 ms a step: 300 steps leave ample time, the test ends at the interrupt
     client = await connect(fake)
     run = client.run(rec.prompt("submit_long_2"))  # 300 SlowSteps steps
     events: list[RunEvent] = []
@@ -507,17 +558,21 @@ async def test_06_targeted_interrupt_stops_only_the_named_prompt(fake: FakeComfy
 
     [recorded] = rec.ws_messages("execution_interrupted", "submit_long_2")
     assert isinstance(error, ExecutionInterrupted)
-    assert (error.node_id, error.node_type) == (recorded["node_id"], recorded["node_type"]) == ("11", "SlowSteps")
-    assert steps() == list(range(1, len(steps()) + 1)) and max(steps()) < 300
+    where = (error.node_id, error.node_type)
+    assert where == (recorded["node_id"], recorded["node_type"]) == ("11", "SlowSteps")
+    assert steps() == list(range(1, len(steps()) + 1))
+    assert max(steps()) < 300
     assert not of_type(events, Finished)
     history = await client.http.get_history(run.prompt_id)
-    assert history is not None and (history.status, history.completed) == ("error", False)
+    assert history is not None
+    assert (history.status, history.completed) == ("error", False)
     assert history.message("execution_interrupted") is not None
     assert fake.executions[-1].outcome == "interrupted"
 
 
 async def test_06_global_interrupt_and_idle_interrupts(fake: FakeComfyUI, connect: MakeClient) -> None:
     rec = Recording("06_interrupt")
+    fake.time_scale = 0.1
     client = await connect(fake)
 
     # 6c: interrupts while idle change nothing (targeted: ignored; global: reset when the next run starts).
@@ -538,7 +593,7 @@ async def test_06_global_interrupt_and_idle_interrupts(fake: FakeComfyUI, connec
     assert (error.node_id, error.node_type) == ("11", "SlowSteps")
 
 
-# --- 07 / 07b / 07c: progress, previews, text, batches ------------------------------------------------------
+# --- 07 / 07b / 07c: progress, previews, text, batches -------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -568,12 +623,18 @@ async def test_07_progress_previews_text_and_final_image(
         ("11", "SlowSteps", k, 5) for k in range(1, 6)
     ]
     fractions = [p.fraction for p in of_type(events, OverallProgress)]
-    assert fractions == sorted(fractions) and all(0.0 <= f <= 1.0 for f in fractions)
+    assert fractions == sorted(fractions)
+    assert all(0.0 <= f <= 1.0 for f in fractions)
     previews = of_type(events, PreviewImage)
     assert len(previews) == 5
     for preview in previews:
         image = open_image(preview.data)
-        assert (preview.node_id, preview.mime, image.format, image.size) == ("11", "image/jpeg", "JPEG", (512, 512))
+        assert (preview.node_id, preview.mime, image.format, image.size) == (
+            "11",
+            "image/jpeg",
+            "JPEG",
+            (512, 512),
+        )
     assert of_type(events, NodeText) == [NodeText("12", "width: 32, height: 32\n batch size: 1")]
     [output] = of_type(events, OutputImage)
     image = open_image(output.data)
@@ -581,7 +642,9 @@ async def test_07_progress_previews_text_and_final_image(
     assert run.images == (output,)
 
 
-async def test_07c_batch_of_three_yields_three_indexed_outputs(fake: FakeComfyUI, connect: MakeClient) -> None:
+async def test_07c_batch_of_three_yields_three_indexed_outputs(
+    fake: FakeComfyUI, connect: MakeClient
+) -> None:
     rec = Recording("07c_batch_saveimagewebsocket")
     client = await connect(fake)
     await legacy_socket(fake, client)
@@ -598,7 +661,7 @@ async def test_07c_batch_of_three_yields_three_indexed_outputs(fake: FakeComfyUI
     assert run.images == tuple(outputs)
 
 
-# --- 08: two clients ------------------------------------------------------------------------------------
+# --- 08: two clients -----------------------------------------------------------------------------------
 
 
 async def test_08_two_clients_each_get_only_their_own_run(
@@ -608,13 +671,15 @@ async def test_08_two_clients_each_get_only_their_own_run(
     client_a = await connect(fake)
     client_b = await connect(fake)
     assert client_a.client_id != client_b.client_id
+    for client in (client_a, client_b):  # the recorded A and B were legacy clients
+        await legacy_socket(fake, client)
     async with session.ws_connect(fake.ws_url("text-observer")) as observer:
         text_frames: list[bytes] = []
 
         async def observe() -> None:
             async for message in observer:
                 if message.type == aiohttp.WSMsgType.BINARY and message.data[:4] == b"\x00\x00\x00\x03":
-                    text_frames.append(message.data)
+                    text_frames.append(message.data)  # noqa: PERF401 - polled while it fills
 
         watcher = asyncio.create_task(observe())
         run_a = client_a.run(rec.prompt("submit_A"))
@@ -628,7 +693,8 @@ async def test_08_two_clients_each_get_only_their_own_run(
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
 
-    assert error_a is None and error_b is None
+    assert error_a is None
+    assert error_b is None
     # ...but each client attributes only the one its own prompt produced.
     assert event_keys(events_a) == rec.expected_events("submit_A")
     assert event_keys(events_b) == rec.expected_events("submit_B")
@@ -640,10 +706,12 @@ async def test_08_two_clients_each_get_only_their_own_run(
     assert [e.prompt_id for e in fake.executions] == [run_a.prompt_id, run_b.prompt_id]
 
 
-# --- 09: info routes and the queue ---------------------------------------------------------------------------
+# --- 09: info routes and the queue ---------------------------------------------------------------------
 
 
-async def test_09_queue_is_sorted_and_pending_prompts_can_be_deleted(fake: FakeComfyUI, connect: MakeClient) -> None:
+async def test_09_queue_is_sorted_and_pending_prompts_can_be_deleted(
+    fake: FakeComfyUI, connect: MakeClient
+) -> None:
     rec = Recording("09_info_queue")
     client = await connect(fake)
     fake.time_scale = 1.0  # the recorded 20 x 0.1 s SlowSteps keeps running while we look
@@ -684,6 +752,29 @@ async def test_09_queue_is_sorted_and_pending_prompts_can_be_deleted(fake: FakeC
     ]
 
 
+async def test_09_pending_with_equal_numbers_is_in_execution_order(
+    fake: FakeComfyUI, connect: MakeClient
+) -> None:
+    rec = Recording("09_info_queue")
+    client = await connect(fake)
+    fake.time_scale = 1.0
+    blocker = str(uuid.uuid4())
+    await client.http.queue_prompt(
+        rec.prompt("submit_running"), client_id=client.client_id, prompt_id=blocker
+    )
+    await eventually(lambda: fake.executor.running is not None, what="the blocker to run")
+    for prompt_id in ("c", "b", "a"):  # one priority class: the same explicit number
+        await client.http.queue_prompt(
+            rec.prompt("submit_pending_1"), client_id=client.client_id, prompt_id=prompt_id, number=5
+        )
+    queue = await client.http.get_queue()
+    fake.time_scale = 0.001
+    await fake.wait_idle()
+    ran = [e.prompt_id for e in fake.executions if e.prompt_id != blocker]
+    assert ran == ["a", "b", "c"]
+    assert [item.prompt_id for item in queue.pending] == ran
+
+
 async def test_09_info_routes(fake: FakeComfyUI, connect: MakeClient) -> None:
     rec = Recording("09_info_queue")
     client = await connect(fake)
@@ -704,7 +795,7 @@ async def test_09_info_routes(fake: FakeComfyUI, connect: MakeClient) -> None:
     assert stats["system"]["comfyui_version"] == recorded_stats["system"]["comfyui_version"]
 
 
-# --- 10: uploads ---------------------------------------------------------------------------------------------
+# --- 10: uploads ---------------------------------------------------------------------------------------
 
 
 async def test_10_content_hash_uploads_feed_load_image(fake: FakeComfyUI, connect: MakeClient) -> None:
@@ -761,14 +852,15 @@ async def test_10_mask_upload_replaces_the_originals_alpha(fake: FakeComfyUI, co
 
     mask = await client.http.upload_mask(mask_bytes, "case10_mask.png", original)
 
-    assert (mask.subfolder, mask.type) == ("comfycord", "input") and mask.name != original.name
+    assert (mask.subfolder, mask.type) == ("comfycord", "input")
+    assert mask.name != original.name
     merged = open_image(await client.http.view(OutputFile("", mask.name, mask.subfolder, "input")))
     assert merged.mode == "RGBA"
     assert merged.convert("RGB").tobytes() == open_image(picture).convert("RGB").tobytes()
     assert merged.getchannel("A").tobytes() == open_image(mask_bytes).getchannel("A").tobytes()
 
 
-# --- 11: foreign traffic without a client id ----------------------------------------------------------------
+# --- 11: foreign traffic without a client id -----------------------------------------------------------
 
 
 async def test_11_foreign_observer_and_prompt_do_not_disturb_our_run(
@@ -782,7 +874,8 @@ async def test_11_foreign_observer_and_prompt_do_not_disturb_our_run(
 
         async def observe() -> None:
             async for message in observer:
-                seen.append(json.loads(message.data) if message.type == aiohttp.WSMsgType.TEXT else message.data)
+                text = message.type == aiohttp.WSMsgType.TEXT
+                seen.append(json.loads(message.data) if text else message.data)
 
         watcher = asyncio.create_task(observe())
         foreign = rec.body("submit_no_client_id")
@@ -801,7 +894,13 @@ async def test_11_foreign_observer_and_prompt_do_not_disturb_our_run(
     assert [e.prompt_id for e in fake.executions] == [foreign_id, run.prompt_id]
     # The observer got the foreign run's broadcasts (recorded), never a targeted message.
     kinds = {m["type"] for m in seen if isinstance(m, dict)}
-    assert "progress" in kinds and not kinds & {"execution_start", "executing", "executed", "execution_success"}
+    assert "progress" in kinds
+    assert not kinds & {
+        "execution_start",
+        "executing",
+        "executed",
+        "execution_success",
+    }
     # Our run saw exactly its own stream, none of the foreign progress, previews, text or image.
     assert error is None
     assert event_keys(events) == [
@@ -809,7 +908,11 @@ async def test_11_foreign_observer_and_prompt_do_not_disturb_our_run(
         ("Started",),
         ("CachedNodes", ("10",)),
         ("NodeExecuting", "11"),
-        *[key for k in (1, 2, 3) for key in (("PreviewImage", "11", "image/jpeg"), ("StepProgress", "11", k, 3))],
+        *[
+            key
+            for k in (1, 2, 3)
+            for key in (("PreviewImage", "11", "image/jpeg"), ("StepProgress", "11", k, 3))
+        ],
         ("NodeExecuting", "12"),
         ("NodeText", "12", "width: 32, height: 32\n batch size: 1"),
         ("NodeExecuting", "13"),
@@ -822,7 +925,7 @@ async def test_11_foreign_observer_and_prompt_do_not_disturb_our_run(
     assert not same_pixels(output.data, foreign_image)  # seed 112, not the foreign seed 111
 
 
-# --- 12: reconnect mid-run -----------------------------------------------------------------------------------
+# --- 12: reconnect mid-run -----------------------------------------------------------------------------
 
 
 async def test_12_drop_mid_run_reconnects_with_the_same_id_and_finishes(
@@ -836,8 +939,10 @@ async def test_12_drop_mid_run_reconnects_with_the_same_id_and_finishes(
     task = asyncio.create_task(drive(run, events))
     await eventually(lambda: of_type(events, StepProgress), what="the first step")
 
-    await fake.drop_websockets()
-    await eventually(lambda: client.connection.connects == 2 and client.connection.connected, what="reconnect")
+    await drop_sockets(fake)
+    await eventually(
+        lambda: client.connection.connects == 2 and client.connection.connected, what="reconnect"
+    )
     assert fake.client_ids == [client.client_id]  # same client id, one socket
     fake.time_scale = 0.001
     _, error = await task
@@ -891,7 +996,7 @@ async def test_12_run_that_ends_during_the_gap_is_reconciled_from_history(
     await eventually(lambda: of_type(events, StepProgress), what="the first step")
 
     gate.close()
-    await fake.drop_websockets()
+    await drop_sockets(fake)
     await eventually(lambda: of_type(events, ConnectionLost), what="the drop")
     fake.time_scale = 0.001
     await fake.wait_idle()  # the prompt ended while nobody listened
@@ -911,7 +1016,42 @@ async def test_12_run_that_ends_during_the_gap_is_reconciled_from_history(
     assert not of_type(events, OutputImage)  # the frame, if any, was sent into the gap
 
 
-# --- 13: origin check -----------------------------------------------------------------------------------------
+async def test_12_drop_while_the_submit_answer_is_in_flight_is_reconciled(
+    fake: FakeComfyUI, connect: MakeClient, stack: AsyncExitStack
+) -> None:
+    graph = Recording("12_reconnect").prompt("submit")
+    graph["14"] = {"class_type": "SaveImage", "inputs": {"images": ["13", 0], "filename_prefix": "gap"}}
+    gate = ReconnectGate()
+    clients: list[ComfyClient] = []
+
+    async def on_request_end(_session: Any, _ctx: Any, params: aiohttp.TraceRequestEndParams) -> None:
+        if (params.method, params.url.path) != ("POST", "/prompt"):
+            return
+        connection = clients[0].connection
+        gate.close()
+        await drop_sockets(fake)  # the socket goes down while the submit's answer is on its way
+        await eventually(lambda: not connection.connected, what="the client to notice the drop")
+        await fake.wait_idle()  # the prompt runs to its end during the gap
+        gate.open()
+        await eventually(lambda: connection.connected, what="the reconnect")  # back before `submitted`
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_end.append(on_request_end)
+    traced = await stack.enter_async_context(aiohttp.ClientSession(trace_configs=[trace]))
+    clients.append(await connect(fake, client_session=traced, sleep=gate.sleep))
+    run = clients[0].run(graph)
+
+    try:
+        events, error = await drive(run, timeout=1.0)
+    except TimeoutError:
+        pytest.fail("the run never ended although its prompt finished during the gap")
+    assert error is None
+    assert of_type(events, ConnectionLost)
+    [image] = run.images
+    assert image.node_id == "14"
+
+
+# --- 13: origin check ----------------------------------------------------------------------------------
 
 
 async def test_13_client_sends_no_origin_so_the_origin_check_passes(
@@ -929,7 +1069,8 @@ async def test_13_client_sends_no_origin_so_the_origin_check_passes(
         upload = await client.http.upload_image(make_png(8, 8, seed=13), "in.png")
         run = client.run(with_image(Recording("02_saveimage_history_view").prompt("submit"), upload.ref))
         _, error = await drive(run)
-        assert error is None and len(run.images) == 2
+        assert error is None
+        assert len(run.images) == 2
         await client.http.get_queue()
         await client.http.interrupt(run.prompt_id)
         await client.http.features()
@@ -950,18 +1091,13 @@ async def test_13_mismatching_origin_is_origin_forbidden(fake: FakeComfyUI, conn
         with pytest.raises(OriginForbidden) as forbidden:
             await client.http.get_queue()
         assert "origin" in forbidden.value.user_message.lower()
-        # The websocket handshake is refused as well (recorded: 403), so the socket never comes up.
-        with pytest.raises(BackendUnavailable):
+        # The websocket handshake is refused as well (recorded: 403), and said to be the origin check.
+        with pytest.raises(OriginForbidden):
             await client.connection.wait_connected(0.2)
         assert client.connection.last_error is not None
         await client.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="client bug: a 403 on the websocket handshake is not mapped to OriginForbidden; run() waits "
-    "for the socket and raises BackendUnavailable ('not reachable') while the connection retries forever",
-)
 async def test_13_run_against_a_refusing_origin_check_reports_origin_forbidden(
     fake: FakeComfyUI, connect: MakeClient
 ) -> None:
@@ -975,7 +1111,7 @@ async def test_13_run_against_a_refusing_origin_check_reports_origin_forbidden(
     assert isinstance(error, OriginForbidden)
 
 
-# --- 14: upload size limit ------------------------------------------------------------------------------------
+# --- 14: upload size limit -----------------------------------------------------------------------------
 
 
 async def test_14_upload_over_the_limit_is_upload_too_large(
@@ -996,12 +1132,26 @@ async def test_14_upload_over_the_limit_is_upload_too_large(
     small = await client.http.upload_image(make_png(8, 8, seed=14), "case14_small.png")
     assert (fake.input_dir / small.ref).is_file()
     # The limit applies to every body, POST /prompt included.
-    huge = {"1": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x" * 1_100_000}}}
+    huge = {
+        "1": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x" * 1_100_000}}
+    }
     _, error = await drive(client.run(huge))
     assert isinstance(error, UploadTooLarge)
 
 
-# --- 15: prompt request fields ---------------------------------------------------------------------------------
+async def test_14_upload_of_an_ordinary_large_photo_does_not_warn(
+    fake: FakeComfyUI, connect: MakeClient
+) -> None:
+    client = await connect(fake)
+    photo = bytes(2 * 1024 * 1024)  # a phone photo attached on Discord is easily over 1 MiB
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        upload = await client.http.upload_image(photo, "photo.png")
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert (fake.input_dir / upload.ref).read_bytes() == photo
+
+
+# --- 15: prompt request fields -------------------------------------------------------------------------
 
 
 async def test_15_client_chosen_prompt_id_and_extra_data_pass_through(
@@ -1018,9 +1168,11 @@ async def test_15_client_chosen_prompt_id_and_extra_data_pass_through(
     run = client.run(graph, prompt_id=prompt_id, extra_data=extra_data)
     events, error = await drive(run)
 
-    assert error is None and run.prompt_id == prompt_id
+    assert error is None
+    assert run.prompt_id == prompt_id
     sent = fake.prompt_requests[-1]
-    assert (sent["prompt_id"], sent["client_id"], sent["extra_data"]) == (prompt_id, client.client_id, extra_data)
+    assert (sent["prompt_id"], sent["client_id"]) == (prompt_id, client.client_id)
+    assert {key: value for key, value in sent["extra_data"].items() if key != "client_id"} == extra_data
     assert {e.prompt_id for e in events if isinstance(e, Queued | Started | Finished)} == {prompt_id}
     recorded_entry = rec.response_json("history_client_prompt_id")[prompt_id]
     entry = fake.history[prompt_id]
@@ -1028,45 +1180,71 @@ async def test_15_client_chosen_prompt_id_and_extra_data_pass_through(
     # Without partial_execution_targets both outputs run: the streamed "4" and the saved "3".
     assert sorted((i.node_id, i.index) for i in run.images) == [("3", 0), ("4", 0)]
     saved = next(i for i in run.images if i.node_id == "3")
-    assert open_image(saved.data).text["workflow"] == json.dumps(extra_data["extra_pnginfo"]["workflow"])
+    # SaveImage embeds extra_pnginfo into the PNG (tEXt chunks show up in Image.info).
+    assert open_image(saved.data).info["workflow"] == json.dumps(extra_data["extra_pnginfo"]["workflow"])
 
     # Re-using the prompt id is accepted and overwrites the history entry (recorded), `number` included.
-    queued = await client.http.queue_prompt(graph, client_id=client.client_id, prompt_id=prompt_id, number=1000.5)
-    assert (queued.prompt_id, queued.number) == (prompt_id, rec.response_json("submit_with_all_fields")["number"])
+    queued = await client.http.queue_prompt(
+        graph, client_id=client.client_id, prompt_id=prompt_id, number=1000.5
+    )
+    assert (queued.prompt_id, queued.number) == (
+        prompt_id,
+        rec.response_json("submit_with_all_fields")["number"],
+    )
     await fake.wait_idle()
     assert list(fake.history).count(prompt_id) == 1
     assert fake.history[prompt_id]["prompt"][0] == 1000.5
     history = await client.http.get_history(prompt_id)
-    assert history is not None and history.status == "success"
+    assert history is not None
+    assert history.status == "success"
 
 
-# --- 16: one socket per client id across reconnects -------------------------------------------------------
+# --- 16: one socket per client id across reconnects ----------------------------------------------------
 
 
-async def test_16_reconnects_never_overlap_sockets_of_our_client_id(fake: FakeComfyUI, connect: MakeClient) -> None:
+async def test_16_reconnects_never_overlap_sockets_of_our_client_id(
+    fake: FakeComfyUI, connect: MakeClient, stack: AsyncExitStack
+) -> None:
     rec = Recording("16_duplicate_client_id")
-    client = await connect(fake)
-    cid = client.client_id
     overlaps: list[int] = []
+    opened_while_old_open: list[int] = []
+
+    def ours() -> int:
+        return sum(1 for request in fake.hub.open_sockets.values() if request.query.get("clientId") == cid)
+
+    async def on_start(_session: Any, _ctx: Any, params: aiohttp.TraceRequestStartParams) -> None:
+        if params.url.path == "/ws" and ours():
+            opened_while_old_open.append(ours())
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_start)
+    traced = await stack.enter_async_context(aiohttp.ClientSession(trace_configs=[trace]))
+    client = await connect(fake, client_session=traced)
+    cid = client.client_id
 
     async def monitor() -> None:
         while True:
-            mine = [ws for ws, request in fake.hub.open_sockets.items() if request.query.get("clientId") == cid]
-            if len(mine) > 1:
-                overlaps.append(len(mine))
+            if ours() > 1:
+                overlaps.append(ours())
             await asyncio.sleep(0)
+
+    async def fake_restart(fake: FakeComfyUI) -> None:
+        await fake.restart()  # closes every socket with 1001, like a ComfyUI restart
 
     watcher = asyncio.create_task(monitor())
     try:
-        disruptions = [fake.drop_websockets, fake.drop_websockets, fake.restart, fake.drop_websockets]
+        disruptions = [drop_sockets, drop_sockets, fake_restart, drop_sockets]
         for round_number, disrupt in enumerate(disruptions, start=2):
-            await disrupt()
-            await eventually(
-                lambda n=round_number: client.connection.connects == n
-                and client.connection.connected
-                and fake.client_ids == [cid],
-                what=f"reconnect #{round_number}",
-            )
+            await disrupt(fake)
+
+            def reconnected(n: int = round_number) -> bool:
+                return (
+                    client.connection.connects == n
+                    and client.connection.connected
+                    and fake.client_ids == [cid]
+                )
+
+            await eventually(reconnected, what=f"reconnect #{round_number}")
             graph = with_inputs(rec.prompt("submit_P1"), "11", seed=160 + round_number)
             run = client.run(graph)
             events, error = await drive(run)
@@ -1081,7 +1259,10 @@ async def test_16_reconnects_never_overlap_sockets_of_our_client_id(fake: FakeCo
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
     assert overlaps == []
-    assert fake.client_ids == [cid] and len(fake.hub.open_sockets) == 1
+    assert opened_while_old_open == []
+    assert fake.client_ids == [cid]
+    assert len(fake.hub.open_sockets) == 1
+    await client.close()
 
 
 def test_recordings_cover_every_case() -> None:
@@ -1093,5 +1274,20 @@ def test_recordings_cover_every_case() -> None:
         "08_two_clients", "09_info_queue", "10_upload_semantics", "11_no_client_id", "12_reconnect",
         "13_origin_check", "14_upload_too_large", "15_prompt_request_fields", "16_duplicate_client_id",
     }  # fmt: skip
-    recorded = {p.stem for p in Path(__file__).resolve().parents[1].joinpath("data", "comfyui").glob("*.jsonl")}
+    recorded = {
+        p.stem for p in Path(__file__).resolve().parents[1].joinpath("data", "comfyui").glob("*.jsonl")
+    }
     assert recorded == covered
+
+
+def _with_dangling_inputs(problems: list[tuple], graph: dict) -> list[tuple]:
+    """ComfyUI names no input for a link to a missing node; the client finds it in the graph."""
+    out = []
+    for node_id, class_type, input_name, error_type in problems:
+        if input_name is None and error_type == "exception_during_validation":
+            inputs = graph[node_id]["inputs"]
+            input_name = next(
+                (k for k, v in inputs.items() if isinstance(v, list) and v and str(v[0]) not in graph), None
+            )
+        out.append((node_id, class_type, input_name, error_type))
+    return out
