@@ -39,6 +39,7 @@ class EngineLimits:
     max_attempts: int = 3
     reconnect_grace: float = 30.0
     retention_seconds: float = 24 * 3600.0
+    parallel_deliveries: int = 8
 
 
 class JobEngine:
@@ -81,6 +82,7 @@ class JobEngine:
         self._started: set[str] = set()
         self._cancelling: set[str] = set()
         self._to_deliver: asyncio.Queue[str] = asyncio.Queue()
+        self._delivering: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[object]] = set()
         self._closing = False
@@ -398,17 +400,31 @@ class JobEngine:
     # --- delivery -------------------------------------------------------------------------------------
 
     async def _delivery_loop(self) -> None:
+        """Deliver several jobs at once (Discord's limits are per channel), each job by one task only."""
+        slots = asyncio.Semaphore(self.limits.parallel_deliveries)
         while True:
             job_id = await self._to_deliver.get()
-            try:
-                await self._deliver(job_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # The job stays SUCCEEDED (or un-notified) in the database; it is retried on restart
-                # and after a short pause here.
-                log.exception("job=%s delivery failed; will retry", job_id)
-                self._retry_later(job_id, 5.0)
+            if job_id in self._delivering:
+                continue  # the delivery under way reads the latest state when it runs
+            self._delivering.add(job_id)
+            await slots.acquire()
+            task = asyncio.create_task(self._deliver_one(job_id, slots), name=f"deliver-{job_id}")
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _deliver_one(self, job_id: str, slots: asyncio.Semaphore) -> None:
+        try:
+            await self._deliver(job_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The job stays SUCCEEDED (or un-notified) in the database; it is retried on restart
+            # and after a short pause here.
+            log.exception("job=%s delivery failed; will retry", job_id)
+            self._retry_later(job_id, 5.0)
+        finally:
+            self._delivering.discard(job_id)
+            slots.release()
 
     def _retry_later(self, job_id: str, delay: float) -> None:
         async def again() -> None:
