@@ -191,6 +191,8 @@ async def run_soak(
             await stack.enter_async_context(FakeComfyUI(step_delay=step_delay, previews=False))
             for _ in range(backends)
         ]
+        # A few runs fail on a backend (a node raises): those jobs must end with a reason shown.
+        fakes[0].fail_node("VAEDecode", "RuntimeError", "injected soak failure", times=max(1, jobs // 100))
         discord_fake = FakeDiscord()
         await discord_fake.start()
         stack.push_async_callback(discord_fake.stop)

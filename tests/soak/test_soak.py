@@ -19,6 +19,7 @@ async def test_reduced_soak_loses_and_duplicates_nothing(tmp_path: Path) -> None
     assert report.jobs_duplicated == 0, summary
     assert report.jobs_stuck == 0, summary
     assert report.unseen_endings == 0, summary
+    assert report.states.get("failed", 0) >= 1, summary  # the injected failures ended visibly
     assert report.metrics_mismatches == [], summary
     assert report.discord_429_unprovoked == 0, summary
     assert report.rss_mb["end"] - report.rss_mb["start"] < 40, summary
