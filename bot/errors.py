@@ -105,8 +105,13 @@ class ExecutionFailed(ComfyError):
         self.exception_message = exception_message.strip()
         # Server-side paths mean nothing to a member (and say more about the server than needed).
         shown = _SERVER_PATH.sub(lambda m: m.group(2), self.exception_message)
+        kind = exception_type.rsplit(".", 1)[-1]
+        if not shown.strip("'\" "):
+            shown = kind  # e.g. KeyError('') says nothing but its type
+        elif kind not in ("Exception", ""):
+            shown = f"{kind}: {shown}"
         super().__init__(
-            f"The image server failed at node {node_id} ({node_type}): {shown or exception_type}",
+            f"The image server failed at node {node_id} ({node_type}): {shown}",
             detail=f"{exception_type} at node {node_id} ({node_type}): {self.exception_message}",
         )
 

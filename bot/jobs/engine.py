@@ -13,8 +13,9 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from bot.errors import ComfyError, InvalidParameter, JobError, JobNotFound, QueueFull
 from bot.jobs.backends import Backend, BackendPool
@@ -118,6 +119,7 @@ class JobEngine:
             raise InvalidParameter("template", f"there is no template named `{request.template}`")
         attached = {a.param for a in request.attachments}
         params = self.planner.validate(request.template, request.values, self._rng, attached)
+        self._check_offered(request.template, params)
         mine = await self.jobs.count_waiting(user_id=request.user_id)
         if mine >= self.limits.max_queued_per_user:
             raise QueueFull(
@@ -208,9 +210,37 @@ class JobEngine:
 
     # --- the queue and the dispatcher -------------------------------------------------------------------
 
+    def _waiting(self, job: Job) -> Waiting:
+        needs = self.planner.backend_needs(job.template, job.params)
+        return Waiting(job.id, (job.guild_id, job.user_id), job.lane, job.template, needs)
+
     def _enqueue(self, job: Job, *, front: bool = False) -> None:
-        self.scheduler.add(Waiting(job.id, (job.guild_id, job.user_id), job.lane, job.template), front=front)
+        self.scheduler.add(self._waiting(job), front=front)
         self.pool.notify()
+
+    def _check_offered(self, template: str, params: Mapping[str, Any]) -> None:
+        """Refuse a value (a checkpoint, a sampler) that no known backend offers, naming the choices."""
+        infos = [b.object_info for b in self.pool.backends if b.object_info is not None]
+        if not infos:
+            return  # no backend has been seen yet: nothing to compare with
+        for param, value in self.planner.backend_needs(template, params):
+            offered = list(
+                dict.fromkeys(o for info in infos for o in self.planner.offered(template, param, info))
+            )
+            if value not in offered:
+                shown = ", ".join(offered[:10]) + (", ..." if len(offered) > 10 else "")
+                raise InvalidParameter(
+                    param, f"no image server offers {value!r} (available: {shown or 'none'})"
+                )
+
+    def _runs_on(self, backend: Backend, item: Waiting) -> bool:
+        """Whether ``backend`` can take ``item``: the template, and every backend-provided value."""
+        if not backend.can_run(item.template):
+            return False
+        info = backend.object_info
+        return info is not None and all(
+            value in self.planner.offered(item.template, param, info) for param, value in item.needs
+        )
 
     async def _dispatch_loop(self) -> None:
         while not self._closing:
@@ -223,7 +253,7 @@ class JobEngine:
             (b for b in self.pool.backends if b.healthy and b.free_slots),
             key=lambda b: len(b.in_flight) / b.capacity,
         ):
-            item = self.scheduler.pop_next(lambda w, b=backend: b.can_run(w.template))  # type: ignore[misc]
+            item = self.scheduler.pop_next(lambda w, b=backend: self._runs_on(b, w))  # type: ignore[misc]
             if item is None:
                 continue
             try:
@@ -262,7 +292,7 @@ class JobEngine:
                 job = await self.jobs.get(job_id)
                 if job is None or job.state is not JobState.DISPATCHED or job.prompt_id is None:
                     continue
-                if not any(b.can_run(job.template) for b in idle):
+                if not any(self._runs_on(b, self._waiting(job)) for b in idle):
                     continue
                 if await self._take_back(job, busy):
                     # A move is not a failed attempt: give the attempt back.
@@ -478,7 +508,7 @@ class JobEngine:
     async def _recover(self) -> None:
         queued = await self.jobs.list_by_state(JobState.QUEUED)
         for job in queued:
-            self.scheduler.add(Waiting(job.id, (job.guild_id, job.user_id), job.lane, job.template))
+            self.scheduler.add(self._waiting(job))
         in_flight = await self.jobs.list_by_state(*IN_FLIGHT_STATES)
         for job in in_flight:
             backend = self.pool.get(job.backend or "")

@@ -60,3 +60,11 @@ class JobPlanner(Protocol):
     def capabilities(self, object_info: Mapping[str, Any]) -> Mapping[str, Sequence[str]]:
         """{template: reasons it cannot run on a backend with this object_info (empty = it can)}."""
         ...
+
+    def backend_needs(self, template: str, params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+        """(param, value) pairs of a job that a backend must offer in its /object_info lists."""
+        ...
+
+    def offered(self, template: str, param: str, object_info: Mapping[str, Any]) -> tuple[str, ...]:
+        """What a backend offers for one of the template's backend-provided choices."""
+        ...

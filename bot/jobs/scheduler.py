@@ -23,6 +23,8 @@ class Waiting:
     user: UserKey
     lane: str
     template: str
+    needs: tuple[tuple[str, str], ...] = ()
+    """(param, value) pairs a backend must offer, e.g. ("checkpoint", "sdxl.safetensors")."""
 
 
 class _Lane:

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.errors import InvalidParameter
 from bot.jobs.planning import Plan
-from bot.templates import Template, TemplateSet, preflight, render, resolve_values
+from bot.templates import ParamType, Template, TemplateSet, backend_options, preflight, render, resolve_values
 
 _PLACEHOLDER = "comfycord/pending-upload.png"
 
@@ -48,3 +48,18 @@ class TemplatePlanner:
 
     def capabilities(self, object_info: Mapping[str, Any]) -> Mapping[str, Sequence[str]]:
         return {t.name: preflight(t, object_info).reasons for t in self.templates}
+
+    def backend_needs(self, template: str, params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+        """The values of a job that only some backends may offer (checkpoints, samplers, ...)."""
+        chosen = self.templates.get(template)
+        if chosen is None:
+            return ()
+        return tuple(
+            (p.name, str(params[p.name]))
+            for p in chosen.params
+            if p.type is ParamType.CHOICE and p.from_backend and p.name in params
+        )
+
+    def offered(self, template: str, param: str, object_info: Mapping[str, Any]) -> tuple[str, ...]:
+        chosen = self._template(template)
+        return backend_options(chosen, chosen.param(param), object_info)

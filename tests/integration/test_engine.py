@@ -261,3 +261,19 @@ async def test_review_lane_approve_reject_cancel(fake_comfy, stack, tmp_path) ->
     assert {rejected.id, cancelled.id} <= set(h.sink.notices)
     with pytest.raises(IllegalTransition):
         await h.engine.approve(rejected.id)  # a second decision loses
+
+
+async def test_jobs_go_only_to_backends_offering_their_checkpoint(
+    fake_comfy_factory, stack, tmp_path
+) -> None:
+    plain = await fake_comfy_factory(checkpoints=["v1-5-pruned-emaonly.safetensors"])
+    rich = await fake_comfy_factory(checkpoints=["v1-5-pruned-emaonly.safetensors", "dreamy.safetensors"])
+    h = await _harness(stack, tmp_path, [plain, rich])
+    with pytest.raises(InvalidParameter) as info:
+        await h.submit(checkpoint="nowhere.safetensors")
+    assert info.value.param == "checkpoint"
+    assert "dreamy.safetensors" in info.value.user_message
+    jobs = [await h.submit(user=u, checkpoint="dreamy.safetensors") for u in range(4)]
+    for job in jobs:
+        done = await h.wait_state(job.id, JobState.DELIVERED)
+        assert done.backend == h.pool.backends[1].name
