@@ -115,6 +115,10 @@ class JobEngine:
 
     async def submit(self, request: JobRequest) -> Job:
         """Validate, check limits, persist and queue a job (or hold it for review)."""
+        if request.request_id is not None:
+            existing = await self.jobs.get_by_request(request.request_id)
+            if existing is not None:
+                return existing  # a retry after a crash: the job was stored the first time
         if not self.planner.knows(request.template):
             raise InvalidParameter("template", f"there is no template named `{request.template}`")
         attached = {a.param for a in request.attachments}
@@ -147,7 +151,7 @@ class JobEngine:
             state=JobState.PENDING_REVIEW if request.needs_review else JobState.QUEUED,
             lane=request.lane,
         )
-        job = await self.jobs.insert(job)
+        job = await self.jobs.insert(job, request_id=request.request_id)
         log.info(
             "job=%s submitted template=%s user=%s state=%s", job.id, job.template, job.user_id, job.state
         )

@@ -39,6 +39,8 @@ class JobRequest:
     attachments: Sequence[Attachment] = ()
     lane: str = DEFAULT_LANE
     needs_review: bool = False
+    request_id: str | None = None
+    """Where the request came from (a Discord interaction id): submitting it twice makes one job."""
 
 
 class JobPlanner(Protocol):

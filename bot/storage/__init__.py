@@ -7,6 +7,7 @@ from bot.storage.database import DATABASE_FILE, Database
 from bot.storage.deliveries import Delivery, DeliveryKind, DeliveryRepository
 from bot.storage.errors import MigrationFailed, SchemaTooNew, StorageError
 from bot.storage.guild_settings import GuildSettingsRepository
+from bot.storage.intake import IntakeAttachment, IntakeEntry, IntakeRepository
 from bot.storage.jobs import JobRepository
 from bot.storage.meta import MetaRepository
 from bot.storage.migrate import Migration, load_migrations
@@ -27,6 +28,9 @@ __all__ = [
     "DeliveryKind",
     "DeliveryRepository",
     "GuildSettingsRepository",
+    "IntakeAttachment",
+    "IntakeEntry",
+    "IntakeRepository",
     "JobRepository",
     "MetaRepository",
     "Migration",

@@ -57,6 +57,13 @@ WHERE state IN (SELECT value FROM json_each(?))
   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.job_id = jobs.id AND d.kind = ?)
 ORDER BY created_at, seq LIMIT ?
 """
+_FOR_GUILD = """
+SELECT * FROM jobs WHERE guild_id = ? AND (? IS NULL OR user_id = ?)
+  AND state IN (SELECT value FROM json_each(?))
+ORDER BY created_at DESC, seq DESC LIMIT ?
+"""
+_COUNT_BY_STATE = "SELECT state, COUNT(*) FROM jobs GROUP BY state"
+_COUNT_BY_STATE_FOR_GUILD = "SELECT state, COUNT(*) FROM jobs WHERE guild_id = ? GROUP BY state"
 _COUNT_IN_STATES = "SELECT COUNT(*) FROM jobs WHERE state IN (SELECT value FROM json_each(?))"
 _COUNT_IN_STATES_FOR_USER = """
 SELECT COUNT(*) FROM jobs WHERE state IN (SELECT value FROM json_each(?)) AND user_id = ?
@@ -83,11 +90,15 @@ class JobRepository:
             if await self._db.fetch_one(_BY_ID, (candidate, 1)) is None:
                 return candidate
 
-    async def insert(self, job: Job) -> Job:
-        """Store a new job and its inputs in one transaction."""
+    async def insert(self, job: Job, *, request_id: str | None = None) -> Job:
+        """Store a new job and its inputs in one transaction; ``request_id`` makes a retry find it."""
         try:
             async with self._db.transaction() as conn:
                 await conn.execute(_INSERT_JOB, _columns(job))
+                if request_id is not None:
+                    await conn.execute(
+                        "INSERT INTO job_requests (request_id, job_id) VALUES (?, ?)", (request_id, job.id)
+                    )
                 await conn.executemany(
                     _INSERT_INPUT,
                     [
@@ -98,6 +109,11 @@ class JobRepository:
         except sqlite3.IntegrityError as exc:
             raise StorageError(f"a job with id {job.id} already exists") from exc
         return job
+
+    async def get_by_request(self, request_id: str) -> Job | None:
+        """The job a request (an interaction id) already created, if any."""
+        row = await self._db.fetch_one("SELECT job_id FROM job_requests WHERE request_id = ?", (request_id,))
+        return await self.get(str(row[0])) if row else None
 
     async def get(self, job_id: str) -> Job | None:
         """The job with that id (in any spelling a member might type), or None."""
@@ -178,9 +194,23 @@ class JobRepository:
             row = await self._db.fetch_one(_COUNT_IN_STATES_FOR_USER, (_json_states(states), user_id))
         return int(row[0]) if row else 0
 
-    async def count_by_state(self) -> dict[JobState, int]:
-        """How many jobs are in each state (states with none are left out)."""
-        rows = await self._db.fetch_all("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+    async def list_for_guild(
+        self,
+        guild_id: int,
+        *,
+        states: Iterable[JobState] = OPEN_STATES,
+        user_id: int | None = None,
+        limit: int = -1,
+    ) -> list[Job]:
+        """One guild's jobs in ``states`` (optionally one member's), newest first."""
+        return await self._select(_FOR_GUILD, (guild_id, user_id, user_id, _json_states(states), limit))
+
+    async def count_by_state(self, *, guild_id: int | None = None) -> dict[JobState, int]:
+        """How many jobs are in each state, everywhere or in one guild (states with none are left out)."""
+        if guild_id is None:
+            rows = await self._db.fetch_all(_COUNT_BY_STATE)
+        else:
+            rows = await self._db.fetch_all(_COUNT_BY_STATE_FOR_GUILD, (guild_id,))
         return {JobState(row[0]): int(row[1]) for row in rows}
 
     async def list_unnotified(self, *, limit: int = -1) -> list[Job]:

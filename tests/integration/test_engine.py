@@ -277,3 +277,14 @@ async def test_jobs_go_only_to_backends_offering_their_checkpoint(
     for job in jobs:
         done = await h.wait_state(job.id, JobState.DELIVERED)
         assert done.backend == h.pool.backends[1].name
+
+
+async def test_the_same_request_submitted_twice_makes_one_job(fake_comfy, stack, tmp_path) -> None:
+    h = await _harness(stack, tmp_path, [fake_comfy])
+    request = JobRequest(
+        user_id=1, channel_id=1, template="imagine", values={"prompt": "once"}, request_id="i-1"
+    )
+    first = await h.engine.submit(request)
+    again = await h.engine.submit(request)
+    assert again.id == first.id
+    assert len(await h.engine.jobs.list_by_user(1)) == 1
