@@ -8,6 +8,8 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -17,8 +19,10 @@ from bot.comfy import ComfyClient
 from bot.config import Settings
 from bot.discord_ui.client import ComfyBot
 from bot.discord_ui.controller import Controller, FrontEndOptions
+from bot.discord_ui.intake import Intake
 from bot.discord_ui.publisher import Publisher
-from bot.discord_ui.status import StatusMessages
+from bot.discord_ui.review import ReviewDesk
+from bot.discord_ui.status import TOKEN_SAFE_SECONDS, StatusMessages
 from bot.discord_ui.throttle import EditThrottle
 from bot.jobs.backends import BackendPool
 from bot.jobs.engine import EngineLimits, JobEngine
@@ -26,7 +30,7 @@ from bot.jobs.model import Job
 from bot.jobs.template_planner import TemplatePlanner
 from bot.moderation import ModerationService, load_screener
 from bot.observability import Metrics, metrics_server_for
-from bot.storage import BackendClientRepository, Database, MetaRepository, Spool
+from bot.storage import BackendClientRepository, Database, IntakeRepository, MetaRepository, Spool
 from bot.templates import Param, Template, load_templates_lenient, merged_backend_options
 
 log = logging.getLogger(__name__)
@@ -36,17 +40,33 @@ DEFAULT_FILE_LIMIT = 10 * 1024 * 1024
 class App:
     """Everything the bot runs, started and stopped as one. Tests build several on one DATA_DIR."""
 
-    def __init__(self, settings: Settings, **client_options: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        token_seconds: float = TOKEN_SAFE_SECONDS,
+        clock: Callable[[], float] = time.time,
+        **client_options: Any,
+    ) -> None:
+        """``token_seconds``: how long an interaction token is used before editing through the channel
+        (Discord's 15 minutes less a margin; tests shorten it). ``clock``: wall-clock time for the
+        database, the engine and moderation (tests move it, e.g. across the UTC day for quotas).
+        ``client_options`` go to discord.py."""
         self.settings = settings
+        self._token_seconds = token_seconds
+        self._clock = clock
         self._client_options = client_options
         self._stack = AsyncExitStack()
         self.bot: ComfyBot | None = None
         self.engine: JobEngine | None = None
         self.publisher: Publisher | None = None
         self._bot_task: asyncio.Task[None] | None = None
+        self._recovery: asyncio.Task[None] | None = None
+        self._started_at = 0.0
 
     async def start(self) -> None:
         """Open resources, recover jobs, connect to Discord; returns once the client is logging in."""
+        self._started_at = self._clock()
         s = self.settings
         stack = self._stack
         templates, problems = load_templates_lenient(s.workflows_dir)
@@ -55,7 +75,7 @@ class App:
         log.info("loaded %d template(s): %s", len(templates), ", ".join(templates.names))
         session = await stack.enter_async_context(aiohttp.ClientSession())
         s.data_dir.mkdir(parents=True, exist_ok=True)
-        db = await stack.enter_async_context(await Database.open_in(s.data_dir))
+        db = await stack.enter_async_context(await Database.open_in(s.data_dir, clock=self._clock))
         client_ids = BackendClientRepository(db)
         clients = [
             ComfyClient(
@@ -76,6 +96,7 @@ class App:
                 max_runtime=s.job_max_runtime,
                 retention_seconds=s.retention_hours * 3600,
             ),
+            clock=self._clock,
         )
         self.engine = engine
 
@@ -91,10 +112,15 @@ class App:
             **self._client_options,
         )
         self.bot = bot
-        messages = StatusMessages(bot, engine)
         throttle = EditThrottle(interval=s.edit_interval)
+        messages = StatusMessages(bot, engine, token_seconds=self._token_seconds, on_edit=throttle.touch)
 
         def file_limit(job: Job) -> int:
+            # What the channel's last interaction said (it knows boosts and Discord's current rules);
+            # else the guild's premium tier; else Discord's default.
+            known = messages.upload_limit(job.channel_id)
+            if known is not None:
+                return known
             guild = bot.get_guild(job.guild_id) if job.guild_id else None
             return guild.filesize_limit if guild is not None else DEFAULT_FILE_LIMIT
 
@@ -102,6 +128,10 @@ class App:
             template = templates.get(name)
             return [a.label for a in template.actions] if template else []
 
+        screener, screening = await asyncio.to_thread(load_screener)
+        log.info("%s", screening)
+        moderation = ModerationService(db)
+        review = ReviewDesk(bot, engine, moderation, screener=screener, clock=self._clock)
         publisher = Publisher(
             engine,
             messages,
@@ -109,13 +139,22 @@ class App:
             actions_for=actions_for,
             file_limit=file_limit,
             previews=s.live_previews,
+            screen=None if screener is None else review.screen,
         )
         self.publisher = publisher
         engine.set_sink(publisher)
-        bot.controller = Controller(engine, templates, messages, ModerationService(db), FrontEndOptions())
-        _, screening = load_screener()
-        if screening:
-            log.info("%s", screening)
+        review.deliver_again = publisher.deliver
+        intake = Intake(IntakeRepository(db), clock=self._clock)
+        bot.controller = Controller(
+            engine,
+            templates,
+            messages,
+            moderation,
+            FrontEndOptions(),
+            review=review,
+            intake=intake,
+            clock=self._clock,
+        )
 
         metrics = Metrics()
         metrics.attach(engine)
@@ -134,8 +173,28 @@ class App:
         publisher.start()
         stack.push_async_callback(throttle.close)
         stack.push_async_callback(publisher.close)
+        review.start()
+        stack.push_async_callback(review.close)
         self._bot_task = asyncio.create_task(bot.start(s.discord_token.reveal()), name="discord")
         stack.push_async_callback(self._stop_bot)
+        self._recovery = asyncio.create_task(self._recover_commands(intake), name="intake-recovery")
+        stack.push_async_callback(self._stop_recovery)
+
+    async def _recover_commands(self, intake: Intake) -> None:
+        """Once connected, finish the commands a previous process acknowledged but did not queue."""
+        assert self.bot is not None
+        while not self.bot.is_ready():  # noqa: ASYNC110 - wait_until_ready() refuses to run before login
+            await asyncio.sleep(0.05)
+        try:
+            await intake.recover(self.bot, self.bot.controller, before=self._started_at)
+        except Exception:
+            log.exception("recovering interrupted commands failed")
+
+    async def _stop_recovery(self) -> None:
+        if self._recovery is not None:
+            self._recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recovery
 
     async def _stop_bot(self) -> None:
         if self.bot is not None:

@@ -16,7 +16,9 @@ from bot.discord_ui.commands import build_command
 from bot.discord_ui.components import DYNAMIC_ITEMS
 from bot.discord_ui.controller import Controller
 from bot.discord_ui.general import general_commands
+from bot.discord_ui.moderation import moderation_commands
 from bot.discord_ui.presenter import present
+from bot.discord_ui.review import REVIEW_ITEMS
 from bot.storage import MetaRepository
 from bot.templates import Param, Template
 
@@ -62,12 +64,14 @@ class ComfyBot(commands.Bot):
         self.synced: str | None = None
 
     async def setup_hook(self) -> None:
-        for item in DYNAMIC_ITEMS:
+        for item in (*DYNAMIC_ITEMS, *REVIEW_ITEMS):
             self.add_dynamic_items(item)
         for template in self.controller.templates:
             self.tree.add_command(build_command(template, self.controller.run_template, self._autocomplete))
         for command in general_commands(self.controller, self):
             self.tree.add_command(command)
+        for group_or_command in moderation_commands(self.controller, self):
+            self.tree.add_command(group_or_command)
         await self.sync_commands()
 
     def command_hash(self) -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 
@@ -29,6 +29,10 @@ from bot.jobs.states import JobState
 from bot.jobs.updates import JobUpdate
 from bot.moderation import ModerationService, RequestContext, is_moderator
 from bot.templates import ParamType, Template, TemplateSet, follow_up_values
+
+if TYPE_CHECKING:
+    from bot.discord_ui.intake import Intake
+    from bot.discord_ui.review import ReviewDesk
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +53,19 @@ class Controller:
         messages: StatusMessages,
         moderation: ModerationService | None = None,
         options: FrontEndOptions | None = None,
+        *,
+        review: ReviewDesk | None = None,
+        intake: Intake | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = engine
         self.templates = templates
         self.messages = messages
         self.moderation = moderation
         self.options = options or FrontEndOptions()
+        self.review = review
+        self.intake = intake
+        self.clock = clock
 
     # --- entry points ---------------------------------------------------------------------------------
 
@@ -63,6 +74,9 @@ class Controller:
     ) -> None:
         """A template's slash command."""
         await interaction.response.defer(thinking=True)
+        if self.intake is not None:
+            # Journal first: if the process dies before the job exists, the restart finishes it.
+            await self.intake.record(interaction, template.name, values)
         try:
             attachments = [
                 await read_attachment(name, value, max_bytes=self.options.max_attachment_bytes)
@@ -71,6 +85,22 @@ class Controller:
             ]
             plain = {k: v for k, v in values.items() if not isinstance(v, discord.Attachment)}
             await self._submit(interaction, template.name, plain, attachments)
+        except Exception as exc:
+            await self._fail_deferred(interaction, exc)
+        finally:
+            if self.intake is not None:
+                await self.intake.done(interaction.id)
+
+    async def submit_recovered(
+        self,
+        interaction: discord.Interaction[Any],
+        template_name: str,
+        values: dict[str, Any],
+        attachments: list[Attachment],
+    ) -> None:
+        """Finish a journalled command after a restart (``interaction`` is a RecoveredInteraction)."""
+        try:
+            await self._submit(interaction, template_name, values, attachments)
         except Exception as exc:
             await self._fail_deferred(interaction, exc)
 
@@ -192,12 +222,13 @@ class Controller:
         template = self._template(template_name)
         lane, held = "default", False
         if self.moderation is not None and interaction.guild_id is not None:
-            decision = await self.moderation.evaluate(
-                await self._context(interaction, template, values), time.time()
-            )
+            context = await self._context(interaction, template, values)
+            decision = await self.moderation.evaluate(context, self.clock())
             if decision.refused:
                 raise BotError(decision.message or "This request is not allowed here.")
             lane, held = decision.lane, decision.held
+            if held and self.review is not None:
+                await self.review.require_lane(interaction.guild_id)
         request = JobRequest(
             user_id=interaction.user.id,
             channel_id=interaction.channel_id or 0,
@@ -207,10 +238,11 @@ class Controller:
             attachments=attachments,
             lane=lane,
             needs_review=held,
+            request_id=str(interaction.id),  # a recovered command finds the job it already created
         )
         job = await self.engine.submit(request)
         if self.moderation is not None:
-            await self.moderation.charge_job(interaction.guild_id, interaction.user.id, time.time())
+            await self.moderation.charge_job(interaction.guild_id, interaction.user.id, self.clock())
         update = self._first_update(job)
         message = await interaction.edit_original_response(
             content=None, embed=status_embed(update), view=waiting_view(job.id)
@@ -218,6 +250,8 @@ class Controller:
         self.messages.adopt(job.id, interaction, message.id, message.channel.id)
         await self.messages.persist(job.id)
         log.info("job=%s created by user=%s via %s", job.id, interaction.user.id, interaction.type.name)
+        if held and self.review is not None:
+            await self.review.hold(job, context, decision)
         return job
 
     def _first_update(self, job: Job) -> JobUpdate:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +13,7 @@ from discord import app_commands
 
 from bot.discord_ui.components import result_view
 from bot.discord_ui.presenter import describe, reply
+from bot.discord_ui.publisher import fit_files
 from bot.discord_ui.render import duration, prompt_of, result_embed
 from bot.errors import InvalidInput, JobNotFound
 from bot.jobs.states import JobState
@@ -93,21 +96,23 @@ def general_commands(controller: Controller, bot: ComfyBot) -> list[app_commands
                 raise InvalidInput(f"Job `{found.id}` has no results to show ({STATE_WORDS[found.state]}).")
             if not all(o.path.exists() for o in outputs):
                 raise InvalidInput(f"The images of job `{found.id}` are no longer stored.")
-            files = [
-                discord.File(
-                    io.BytesIO(o.path.read_bytes()), filename=f"{found.id}_{o.index + 1}{o.path.suffix}"
-                )
+            stored = [
+                (f"{found.id}_{o.index + 1}{o.path.suffix}", await asyncio.to_thread(o.path.read_bytes))
                 for o in outputs[:10]
             ]
+            # This interaction says what this channel accepts per file, like the original delivery.
+            fitted, notes = await fit_files(stored, interaction.filesize_limit)
+            files = [discord.File(io.BytesIO(data), filename=name) for name, data in fitted]
             template = controller.templates.get(found.template)
             actions = [a.label for a in template.actions] if template else []
             await interaction.edit_original_response(
-                embed=result_embed(found, images=len(outputs)),
+                embed=result_embed(found, notes=notes, images=len(outputs)),
                 attachments=files,
                 view=result_view(found.id, actions),
             )
         except Exception as exc:
-            await interaction.delete_original_response()
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.delete_original_response()
             await reply(interaction, describe(exc))
 
     @app_commands.command(

@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import discord
 
 from bot.discord_ui.components import result_view, waiting_view
 from bot.discord_ui.render import result_embed, status_embed
@@ -24,11 +30,16 @@ from bot.jobs.model import Job, OutputRef
 from bot.jobs.states import JobState
 from bot.jobs.updates import JobUpdate
 
+if TYPE_CHECKING:
+    from bot.discord_ui.review import Screened
+
 log = logging.getLogger(__name__)
 
 FILES_PER_MESSAGE = 10
 REQUEST_LIMIT = 24 * 1024 * 1024  # Discord's 25 MiB per request, with room for the JSON part
 PROGRESS_STATES = (JobState.PENDING_REVIEW, JobState.QUEUED, JobState.DISPATCHED, JobState.RUNNING)
+IN_FLIGHT = (JobState.DISPATCHED, JobState.RUNNING)
+MAX_REFITS = 4  # deliveries refused as too large are re-fitted to a smaller size this many times
 
 
 class Publisher:
@@ -43,15 +54,23 @@ class Publisher:
         actions_for: Callable[[str], list[str]],
         file_limit: Callable[[Job], int],
         previews: bool = True,
+        screen: Callable[[Job, list[tuple[str, bytes]]], Awaitable[Screened]] | None = None,
     ) -> None:
+        """``screen`` (output screening, see review.py) may spoiler the files or withhold them."""
         self._engine = engine
         self._messages = messages
         self._throttle = throttle
         self._actions_for = actions_for
         self._file_limit = file_limit
         self._previews = previews
+        self._screen = screen
         self._box = engine.updates.subscribe()
         self._task: asyncio.Task[None] | None = None
+        # One job's status message is changed by one coroutine at a time, so a progress edit can
+        # never land after (and hide) the result, and a deleted message is replaced only once.
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._queued: dict[str, int] = {}  # waiting job -> its channel, to refresh positions
+        self._shown: dict[str, object] = {}
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="status-publisher")
@@ -65,9 +84,17 @@ class Publisher:
 
     async def _run(self) -> None:
         while True:
+            queue_moved = False
             for update in await self._box.get():
+                job_id = update.job.id
+                if update.state is JobState.QUEUED:
+                    self._queued[job_id] = update.job.channel_id
+                elif self._queued.pop(job_id, None) is not None:
+                    queue_moved = True
                 if update.job.state in PROGRESS_STATES:
                     self._schedule(update)
+            if queue_moved:
+                self._refresh_positions()
 
     def _schedule(self, update: JobUpdate) -> None:
         job = update.job
@@ -75,58 +102,148 @@ class Publisher:
             return  # the command handler posts the first rendering itself
         self._throttle.submit(job.channel_id, job.id, lambda: self._show_progress(update))
 
+    def _refresh_positions(self) -> None:
+        """A job left the queue: the ones behind it moved up. Low priority, computed when sent."""
+        for waiting in self._engine.scheduler.waiting():
+            channel = self._queued.get(waiting.job_id)
+            if channel is not None:
+                refresh = functools.partial(self._show_position, waiting.job_id)
+                self._throttle.submit(channel, waiting.job_id, refresh, low=True)
+
+    async def _show_position(self, job_id: str) -> None:
+        current = await self._engine.jobs.get(job_id)
+        if current is None or current.state is not JobState.QUEUED:
+            return
+        place = self._engine.position(job_id)
+        if place is None:
+            return
+        update = JobUpdate(
+            job=current,
+            position=place[0],
+            eta_seconds=place[1],
+            waiting_reason=self._engine.pool.why_waiting(current.template),
+        )
+        await self._show_progress(update)
+
+    def _lock(self, job_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(job_id, asyncio.Lock())
+
+    def _done_with(self, job_id: str) -> None:
+        self._messages.forget(job_id)
+        self._throttle.forget(job_id)
+        self._locks.pop(job_id, None)
+        self._queued.pop(job_id, None)
+        self._shown.pop(job_id, None)
+
     async def _show_progress(self, update: JobUpdate) -> None:
+        async with self._lock(update.job.id):
+            await self._show_progress_locked(update)
+
+    async def _show_progress_locked(self, update: JobUpdate) -> None:
         current = await self._engine.jobs.get(update.job.id)
         if current is None or current.state not in PROGRESS_STATES:
             return  # it moved on while this edit waited: delivery owns the message now
-        preview = update.preview if self._previews else None
-        files = (
-            [("preview.jpg", preview)] if preview is not None and update.preview_mime == "image/jpeg" else []
-        )
-        payload = Payload(
-            embed=status_embed(update, previews=bool(files)), files=files, view=waiting_view(current.id)
-        )
-        await self._messages.show(current, payload)
+        if self._messages.ref(current) is None:
+            return  # the command handler has not shown its first rendering yet
+        if current.state is not update.state:
+            if not (current.state in IN_FLIGHT and update.state in IN_FLIGHT):
+                return  # stale (e.g. queued again for a retry): the newer update has its own edit
+            # The runner's progress carries the job as dispatched; show the persisted state.
+            update = replace(update, job=current)
+        preview = update.preview if self._previews and update.preview_mime == "image/jpeg" else None
+        if preview is not None and len(preview) > self._file_limit(current):
+            preview = None  # a preview is not worth a refused edit
+        files = [("preview.jpg", preview)] if preview is not None else []
+        embed = status_embed(update, previews=bool(files))
+        shown = (json.dumps(embed.to_dict(), sort_keys=True), hash(preview))
+        if self._shown.get(current.id) == shown:
+            return  # e.g. a queue refresh that found the same position
+        try:
+            await self._messages.show(
+                current, Payload(embed=embed, files=files, view=waiting_view(current.id))
+            )
+        except discord.HTTPException as exc:
+            if preview is None or not _too_large(exc):
+                raise
+            # The channel's limit is lower than we thought: learn it, and show progress without a preview.
+            self._messages.lower_upload_limit(current.channel_id, len(preview) - 1)
+            embed = status_embed(update, previews=False)
+            await self._messages.show(current, Payload(embed=embed, view=waiting_view(current.id)))
+        self._shown[current.id] = shown
 
     # --- the ResultSink side --------------------------------------------------------------------------
 
     async def deliver(self, job: Job, outputs: Sequence[OutputRef]) -> Receipt:
         """Turn the status message into the result; more than ten images go to follow-ups."""
         await self._messages.wait_ready(job)
+        async with self._lock(job.id):
+            receipt = await self._deliver_locked(job, outputs)
+        self._done_with(job.id)
+        return receipt
+
+    async def _deliver_locked(self, job: Job, outputs: Sequence[OutputRef]) -> Receipt:
         limit = self._file_limit(job)
         files: list[tuple[str, bytes]] = []
-        notes: list[str] = []
         for output in outputs:
             data = await asyncio.to_thread(output.path.read_bytes)
-            name = f"{job.template}_{job.id}_{output.index + 1}{output.path.suffix}"
-            fitted = await asyncio.to_thread(fit_output, data, name, limit)
-            if fitted.note:
-                notes.append(fitted.note)
-            files.append((fitted.filename, fitted.data))
-        chunks = _chunks(files)
-        embed = result_embed(job, notes=notes, images=len(files))
+            files.append((f"{job.template}_{job.id}_{output.index + 1}{output.path.suffix}", data))
+        files, notes = await fit_files(files, limit)
+        if self._screen is not None:
+            screened = await self._screen(job, files)
+            if screened.notice is not None:  # withheld: a notice instead of the images
+                ref = await self._messages.show(job, Payload(embed=screened.notice, view=None))
+                return Receipt(ref.channel_id, (ref.message_id or 0,))
+            files = screened.files
         view = result_view(job.id, self._actions_for(job.template))
-        ref = await self._messages.show(
-            job, Payload(embed=embed, files=chunks[0] if chunks else [], view=view)
-        )
+        for attempt in range(1, MAX_REFITS + 1):
+            chunks = _chunks(files)
+            embed = result_embed(job, notes=notes, images=len(files))
+            try:
+                ref = await self._messages.show(
+                    job, Payload(embed=embed, files=chunks[0] if chunks else [], view=view)
+                )
+                break
+            except discord.HTTPException as exc:
+                if not _too_large(exc) or attempt == MAX_REFITS or not files:
+                    raise
+                # Our idea of the channel's limit was wrong (e.g. after a restart, or the guild
+                # lost boosts): shrink below the largest refused file and remember it.
+                limit = max(1, max(len(data) for _, data in files) // 2)
+                log.info("job=%s files refused as too large; fitting them to %d bytes", job.id, limit)
+                self._messages.lower_upload_limit(job.channel_id, limit)
+                files, more = await fit_files(files, limit)
+                notes = [*notes, *more]
         message_ids = [ref.message_id or 0]
         for number, chunk in enumerate(chunks[1:], start=2):
             extra = await self._messages.post_plain(
                 ref.channel_id, f"`{job.id}` images, part {number}", chunk
             )
             message_ids.append(extra)
-        self._messages.forget(job.id)
-        self._throttle.forget(job.id)
         return Receipt(ref.channel_id, tuple(message_ids))
 
     async def notify_end(self, job: Job) -> Receipt:
         """A job ended without results: show why on its status message."""
         await self._messages.wait_ready(job, timeout=2.0)
-        # A progress edit still waiting in the throttle re-reads the job and sees it has ended.
-        ref = await self._messages.show(job, Payload(embed=status_embed(JobUpdate(job=job)), view=None))
-        self._messages.forget(job.id)
-        self._throttle.forget(job.id)
+        async with self._lock(job.id):
+            ref = await self._messages.show(job, Payload(embed=status_embed(JobUpdate(job=job)), view=None))
+        self._done_with(job.id)
         return Receipt(ref.channel_id, (ref.message_id or 0,))
+
+
+async def fit_files(files: list[tuple[str, bytes]], limit: int) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """Every file within ``limit`` bytes (re-encoded or downscaled where needed) and what changed."""
+    fitted_files: list[tuple[str, bytes]] = []
+    notes: list[str] = []
+    for name, data in files:
+        fitted = await asyncio.to_thread(fit_output, data, name, limit)
+        if fitted.note:
+            notes.append(fitted.note)
+        fitted_files.append((fitted.filename, fitted.data))
+    return fitted_files, notes
+
+
+def _too_large(exc: discord.HTTPException) -> bool:
+    return exc.status == 413 or exc.code == 40005
 
 
 def _chunks(files: list[tuple[str, bytes]]) -> list[list[tuple[str, bytes]]]:

@@ -71,7 +71,9 @@ def status_embed(update: JobUpdate, *, previews: bool = True) -> discord.Embed:
             eta = f" · about {duration(update.eta_seconds)}" if update.eta_seconds else ""
             embed.add_field(name="Position", value=f"{ahead}{eta}", inline=False)
     elif state in (JobState.DISPATCHED, JobState.RUNNING):
-        title = "Running" if state is JobState.RUNNING else "Starting"
+        # Progress from the backend means it runs, even if RUNNING is not persisted yet.
+        started = state is JobState.RUNNING or update.node is not None or bool(update.overall)
+        title = "Running" if started else "Starting"
         embed = _base(job, "running", f"{title} on {job.backend}" if job.backend else title)
         overall = update.overall or 0.0
         lines = [f"`{progress_bar(overall)}` {overall * 100:.0f}%"]

@@ -23,6 +23,7 @@ from bot.jobs.model import Job, MessageRef
 log = logging.getLogger(__name__)
 
 TOKEN_SAFE_SECONDS = 14 * 60  # stop using a token a minute before Discord kills it
+PAYLOAD_ERRORS = (400, 413)  # what was sent is wrong (e.g. 40005 file too large), not the route
 
 
 @dataclass(frozen=True)
@@ -59,14 +60,19 @@ class StatusMessages:
         *,
         clock: Callable[[], float] = time.monotonic,
         token_seconds: float = TOKEN_SAFE_SECONDS,
+        on_edit: Callable[[str], None] | None = None,
     ) -> None:
+        """``on_edit(job_id)`` hears when a command handler showed a job's first rendering, so the
+        throttle spaces the next edit of that message from it."""
         self._client = client
         self._engine = engine
         self._clock = clock
         self._token_seconds = token_seconds
+        self._on_edit = on_edit or (lambda job_id: None)
         self._tokens: dict[str, _Token] = {}
         self._refs: dict[str, MessageRef] = {}
         self._ready: dict[str, asyncio.Event] = {}
+        self._upload_limits: dict[int, int] = {}
         self.requests = 0
 
     # --- registration ------------------------------------------------------------------------------
@@ -77,7 +83,18 @@ class StatusMessages:
         """The interaction's original response is this job's status message."""
         self._tokens[job_id] = _Token(interaction, self._clock() + self._token_seconds)
         self._refs[job_id] = MessageRef(channel_id, message_id)
+        self._upload_limits[channel_id] = interaction.filesize_limit
         self._event(job_id).set()
+        self._on_edit(job_id)
+
+    def upload_limit(self, channel_id: int) -> int | None:
+        """The per-file upload limit Discord last gave for ``channel_id`` (with an interaction there)."""
+        return self._upload_limits.get(channel_id)
+
+    def lower_upload_limit(self, channel_id: int, limit: int) -> None:
+        """Discord refused a file under what we believed was the limit: believe ``limit`` from now on."""
+        known = self._upload_limits.get(channel_id)
+        self._upload_limits[channel_id] = limit if known is None else min(known, limit)
 
     def _event(self, job_id: str) -> asyncio.Event:
         return self._ready.setdefault(job_id, asyncio.Event())
@@ -121,6 +138,8 @@ class StatusMessages:
                     await token.interaction.edit_original_response(**_edit_args(payload, attachments))
                     return ref
                 except discord.HTTPException as exc:
+                    if exc.status in PAYLOAD_ERRORS:
+                        raise  # the channel would refuse the same payload; the caller must change it
                     log.info("job=%s token edit failed (%s); using the channel", job.id, exc.code)
                     self._tokens.pop(job.id, None)
                     attachments = None if keep_attachments else payload.discord_files()

@@ -25,6 +25,7 @@ Edit = Callable[[], Awaitable[None]]
 class _Pending:
     edit: Edit
     final: bool
+    low: bool = False
 
 
 @dataclass(slots=True)
@@ -57,8 +58,14 @@ class EditThrottle:
         self.coalesced = 0
         self._closed = False
 
-    def submit(self, channel_id: int, key: str, edit: Edit, *, final: bool = False) -> None:
-        """Queue ``edit`` for the message ``key``; it replaces an unsent one (a final one stays final)."""
+    def submit(
+        self, channel_id: int, key: str, edit: Edit, *, final: bool = False, low: bool = False
+    ) -> None:
+        """Queue ``edit`` for the message ``key``; it replaces an unsent one (a final one stays final).
+
+        ``low`` edits (e.g. queue positions) never replace a normal one and only use the channel's
+        budget while it keeps a request in reserve for the others.
+        """
         if self._closed:
             return
         channel = self._channels.get(channel_id)
@@ -71,13 +78,23 @@ class EditThrottle:
             self.coalesced += 1
             if previous.final and not final:
                 return  # never let progress overwrite an end state
-        channel.pending[key] = _Pending(edit, final)
+            if low and not previous.low:
+                return
+        channel.pending[key] = _Pending(edit, final, low and not final)
         channel.wake.set()
         if channel.task is None or channel.task.done():
             channel.task = asyncio.create_task(self._drain(channel_id, channel), name=f"edits-{channel_id}")
 
+    def touch(self, key: str) -> None:
+        """The message ``key`` was just edited outside the throttle; space the next edit from now."""
+        if not self._closed:
+            self._last_edit[key] = self._clock()
+
     def forget(self, key: str) -> None:
+        """The message ``key`` needs no more edits (its job ended): drop what is still queued for it."""
         self._last_edit.pop(key, None)
+        for channel in self._channels.values():
+            channel.pending.pop(key, None)
 
     async def flush(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - a deadline for shutdown
         """Wait until every queued edit has been sent (used on shutdown and in tests)."""
@@ -103,12 +120,23 @@ class EditThrottle:
         """The key to send next and how long to wait for it (finals first, then the stalest)."""
         best: str | None = None
         best_ready = float("inf")
+        low: str | None = None
+        low_ready = float("inf")
         for key, item in channel.pending.items():
-            ready = 0.0 if item.final else self._last_edit.get(key, -1e9) + self.interval - now
             if item.final:
                 return key, 0.0
-            if ready < best_ready:
+            ready = self._last_edit.get(key, -1e9) + self.interval - now
+            if item.low:
+                if ready < low_ready:
+                    low, low_ready = key, ready
+            elif ready < best_ready:
                 best, best_ready = key, ready
+        if low is not None:
+            # Keep one request of the budget for normal edits (when the budget has room for two).
+            reserve = min(2.0, float(self._burst))
+            low_ready = max(low_ready, (reserve - channel.tokens) / self._rate)
+            if best is None or low_ready < max(0.0, best_ready):
+                return low, max(0.0, low_ready)
         return best, max(0.0, best_ready)
 
     async def _drain(self, channel_id: int, channel: _Channel) -> None:

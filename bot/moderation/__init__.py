@@ -10,6 +10,7 @@ from bot.moderation.audit import (
     record_ban,
     record_cancel,
     record_filter_block,
+    record_output_review,
     record_output_screened,
     record_purge,
     record_review,
@@ -17,6 +18,7 @@ from bot.moderation.audit import (
     record_setting_change,
     record_unban,
 )
+from bot.moderation.durations import InvalidDuration, human_duration, parse_duration
 from bot.moderation.errors import InvalidTerm, ModerationError, SettingError, UnsafePattern
 from bot.moderation.filters import (
     ALLOWED,
@@ -98,6 +100,7 @@ __all__ = [
     "FilterAction",
     "FilterVerdict",
     "GuildPolicy",
+    "InvalidDuration",
     "InvalidTerm",
     "Limits",
     "ModerationError",
@@ -130,6 +133,7 @@ __all__ = [
     "evaluate",
     "filter_for",
     "fold",
+    "human_duration",
     "is_moderator",
     "is_new_member",
     "load_screener",
@@ -137,11 +141,13 @@ __all__ = [
     "next_reset",
     "normalize",
     "output_action",
+    "parse_duration",
     "parse_setting",
     "parse_term",
     "record_ban",
     "record_cancel",
     "record_filter_block",
+    "record_output_review",
     "record_output_screened",
     "record_purge",
     "record_review",

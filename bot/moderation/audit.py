@@ -29,6 +29,8 @@ class AuditAction(StrEnum):
     PURGE = "moderation.purge"
     SETTING_CHANGE = "moderation.setting_change"
     OUTPUT_SCREENED = "moderation.output_screened"
+    OUTPUT_RELEASE = "moderation.output_release"
+    OUTPUT_DISCARD = "moderation.output_discard"
 
 
 class ReviewOutcome(StrEnum):
@@ -187,4 +189,23 @@ async def record_output_screened(
         target_id=user_id,
         job_id=job_id,
         details={"action": action, "score": round(score, 3), "labels": list(labels)},
+    )
+
+
+async def record_output_review(
+    audit: AuditRepository,
+    *,
+    released: bool,
+    guild_id: int | None,
+    moderator_id: int,
+    member_id: int,
+    job_id: str,
+) -> int:
+    """A moderator released (or discarded) images the screener held for review."""
+    return await audit.record(
+        AuditAction.OUTPUT_RELEASE if released else AuditAction.OUTPUT_DISCARD,
+        guild_id=guild_id,
+        actor_id=moderator_id,
+        target_id=member_id,
+        job_id=job_id,
     )

@@ -18,11 +18,11 @@ limits and review, but never from bans, blocked terms or the age-restricted chan
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bot.moderation.durations import human_duration
 from bot.moderation.filters import ALLOWED, FilterAction, FilterVerdict, check_texts
 from bot.moderation.limits import DAY, Limits, next_reset, utc_day
 from bot.moderation.settings import GuildPolicy, ReviewMode
@@ -126,7 +126,7 @@ def decide(
         return Decision(Outcome.REFUSE, limits.lane, limits, rule, message, verdict, retry)
 
     if ban is not None and ban.active_at(now):
-        return refuse(Rule.BANNED, _ban_message(ban))
+        return refuse(Rule.BANNED, _ban_message(ban, now))
 
     where = None if exempt else _where_refusal(ctx, policy)
     if where is not None:
@@ -230,14 +230,14 @@ def _limit_refusal(
     if limits.cooldown_seconds and ctx.last_job_at is not None:
         wait = ctx.last_job_at + limits.cooldown_seconds - now
         if wait > 0:
-            return Rule.COOLDOWN, f"Please wait {_duration(wait)} before your next request.", wait
+            return Rule.COOLDOWN, f"Please wait {human_duration(wait)} before your next request.", wait
     reset_in = next_reset(now) - now
     if limits.daily_jobs and usage.jobs >= limits.daily_jobs:
         return (
             Rule.DAILY_JOBS,
             (
                 f"You've used all {limits.daily_jobs} of your jobs for today. "
-                f"The quota resets at 00:00 UTC, in {_duration(reset_in)}."
+                f"The quota resets at 00:00 UTC, in {human_duration(reset_in)}."
             ),
             reset_in,
         )
@@ -246,7 +246,7 @@ def _limit_refusal(
             Rule.DAILY_GPU,
             (
                 f"You've used all {limits.daily_gpu_seconds} GPU seconds of your quota for today. "
-                f"It resets at 00:00 UTC, in {_duration(reset_in)}."
+                f"It resets at 00:00 UTC, in {human_duration(reset_in)}."
             ),
             reset_in,
         )
@@ -277,22 +277,11 @@ _REVIEW_MESSAGES = {
 }
 
 
-def _ban_message(ban: Ban) -> str:
+def _ban_message(ban: Ban, now: float) -> str:
     if ban.until is None:
         when = "until a moderator lifts it"
     else:
         until = dt.datetime.fromtimestamp(ban.until, dt.UTC)
-        when = f"until {until:%Y-%m-%d %H:%M} UTC"
+        when = f"until {until:%Y-%m-%d %H:%M} UTC ({human_duration(ban.until - now)} from now)"
     reason = f" Reason: {ban.reason}" if ban.reason else ""
     return f"You are banned from using the bot here {when}.{reason}"
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(1, math.ceil(seconds))
-    if seconds < 60:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    minutes = math.ceil(seconds / 60)
-    if minutes < 60:
-        return f"{minutes} minute{'s' if minutes != 1 else ''}"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"

@@ -82,17 +82,20 @@ class ModerationService:
         return lifted
 
     async def change_setting(self, guild_id: int, key: str, text: str, *, moderator_id: int) -> SettingChange:
-        """``/mod settings set``: parse, store and record; SettingError if the value does not parse."""
+        """``/mod settings set``: parse, store and record (when it changed anything); SettingError if the
+        value does not parse."""
         change = await self.policies.set_text(guild_id, key, text)
-        await audit_log.record_setting_change(
-            self.audit, change, guild_id=guild_id, moderator_id=moderator_id
-        )
+        if change.changed:
+            await audit_log.record_setting_change(
+                self.audit, change, guild_id=guild_id, moderator_id=moderator_id
+            )
         return change
 
     async def reset_setting(self, guild_id: int, key: str, *, moderator_id: int) -> SettingChange:
-        """``/mod settings reset``: back to the default, recorded."""
+        """``/mod settings reset``: back to the default, recorded (when it changed anything)."""
         change = await self.policies.reset(guild_id, key)
-        await audit_log.record_setting_change(
-            self.audit, change, guild_id=guild_id, moderator_id=moderator_id
-        )
+        if change.changed:
+            await audit_log.record_setting_change(
+                self.audit, change, guild_id=guild_id, moderator_id=moderator_id
+            )
         return change

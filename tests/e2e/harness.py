@@ -47,13 +47,24 @@ class BotUnderTest:
     options: dict[str, Any] = field(default_factory=dict)
     #: wait for every backend to be healthy before returning from ``start``
     wait_backends: bool = True
+    #: moderation settings of the fake's guild, set at each start (e.g. ``{"cooldown_seconds": "0"}``)
+    policy: dict[str, str] = field(default_factory=dict)
     app: App | None = None
 
     async def start(self) -> App:
         app = App(
             settings_for(self.data_dir, self.backends, **self.env), guild_ready_timeout=0.05, **self.options
         )
-        await app.start()
+        try:
+            await app.start()
+            await self._ready(app)
+        except BaseException:
+            await app.stop()
+            raise
+        self.app = app
+        return app
+
+    async def _ready(self, app: App) -> None:
         assert app.bot is not None
         deadline = time.monotonic() + 10
         while not app.bot.is_ready():
@@ -65,8 +76,12 @@ class BotUnderTest:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"backends not ready: {pool.snapshot()}")
             await asyncio.sleep(0.01)
-        self.app = app
-        return app
+        moderation = app.bot.controller.moderation
+        for key, value in self.policy.items():
+            assert moderation is not None
+            await moderation.change_setting(
+                int(self.fake.guild.id), key, value, moderator_id=int(self.fake.owner.id)
+            )
 
     async def stop(self) -> None:
         if self.app is not None:
@@ -171,3 +186,24 @@ def embed_text(snapshot: Any) -> str:
         parts += [f"{f['name']}: {f['value']}" for f in embed.get("fields", [])]
         parts.append(embed.get("footer", {}).get("text", ""))
     return "\n".join(parts)
+
+
+def modal_inputs(modal: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The text inputs of a modal the bot opened, by label: ``{"prompt": {"custom_id", "value", ...}}``."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(component: dict[str, Any], label: str | None) -> None:
+        if component.get("type") == 18:  # a label around one component
+            walk(component["component"], component.get("label"))
+        elif component.get("type") == 4:
+            found[component.get("label") or label or component["custom_id"]] = component
+        for child in component.get("components", []):
+            walk(child, label)
+
+    for component in modal.get("components", []):
+        walk(component, None)
+    return found
+
+
+def button_labels(message: Any) -> list[str]:
+    return [c.get("label", "") for c in message.iter_components() if c.get("type") == 2]

@@ -4,76 +4,71 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from bot.jobs.states import JobState
 from tests.e2e.harness import BotUnderTest, job_id_of, status_of
 
 
-@pytest.fixture
-def users(fake_discord):
+def members(fake, count: int = 6) -> list:
     made = []
-    for n in range(6):
-        user = fake_discord.create_user(f"member{n}")
-        fake_discord.add_member(fake_discord.guild, user)
+    for n in range(count):
+        user = fake.create_user(f"member{n}")
+        fake.add_member(fake.guild, user)
         made.append(user)
     return made
 
 
-async def test_thirty_concurrent_jobs_in_one_channel_without_a_429(
-    fake_discord, fake_comfy, users, tmp_path
-) -> None:
-    fake_comfy.step_delay = 0.005
-    bot = BotUnderTest(
-        fake_discord, tmp_path / "data", [fake_comfy.base_url], env={"MAX_QUEUED_PER_USER": "10"}
-    )
-    await bot.start()
-    try:
-        records = await asyncio.gather(
-            *(
-                fake_discord.slash(
-                    "imagine", {"prompt": f"crowd {i}", "steps": 3}, user=users[i % len(users)]
-                )
-                for i in range(30)
-            )
+async def _run_concurrently(bot: BotUnderTest, jobs: int, steps: int) -> list:
+    fake = bot.fake
+    users = members(fake)
+    records = await asyncio.gather(
+        *(
+            fake.slash("imagine", {"prompt": f"crowd {i}", "steps": steps}, user=users[i % len(users)])
+            for i in range(jobs)
         )
-        messages = await asyncio.gather(*(status_of(fake_discord, r) for r in records))
-        ids = [job_id_of(m) for m in messages]
-        assert len(set(ids)) == 30
-        for job_id in ids:
-            await bot.wait_job(job_id, JobState.DELIVERED, timeout=30)
-        for message in messages:
-            assert fake_discord.message(message.id).attachments
-        assert fake_discord.stats.rate_limited == 0, [r for r in fake_discord.requests if r.status == 429]
-        assert all(r.ack_latency is not None and r.ack_latency < 3 for r in records)
-    finally:
-        await bot.stop()
+    )
+    messages = await asyncio.gather(*(status_of(fake, r) for r in records))
+    assert len({job_id_of(m) for m in messages}) == jobs
+    for message in messages:
+        await bot.wait_job(job_id_of(message), JobState.DELIVERED, timeout=30)
+    assert all(r.ack_latency is not None and r.ack_latency < 3 for r in records)
+    return [fake.message(m.id) for m in messages]
 
 
-async def test_thirty_concurrent_jobs_edited_through_the_channel_without_a_429(
-    fake_discord, fake_comfy, users, tmp_path
-) -> None:
-    """After the tokens died every edit shares the channel's bucket, deliveries included."""
-    fake_comfy.step_delay = 0.005
-    bot = BotUnderTest(
-        fake_discord,
-        tmp_path / "data",
-        [fake_comfy.base_url],
-        env={"MAX_QUEUED_PER_USER": "10"},
-        options={"token_seconds": 0.0},
+async def test_thirty_concurrent_jobs_in_one_channel_without_a_429(make_bot, fake_comfy) -> None:
+    fake_comfy.step_delay = 0.01
+    bot = await make_bot(env={"MAX_QUEUED_PER_USER": "10"})
+    finals = await _run_concurrently(bot, 30, steps=4)
+    assert all(m.attachments for m in finals)
+    assert bot.fake.stats.rate_limited == 0, [r for r in bot.fake.requests if r.status == 429]
+
+
+async def test_queued_jobs_see_their_position_move_up(make_bot, fake_comfy) -> None:
+    fake_comfy.step_delay = 0.03
+    bot = await make_bot(env={"MAX_QUEUED_PER_USER": "10", "COMFYUI_MAX_IN_FLIGHT": "1"})
+    finals = await _run_concurrently(bot, 6, steps=10)
+
+    def positions(message) -> list[str]:
+        return [
+            f["value"]
+            for snapshot in message.history
+            for embed in snapshot["embeds"]
+            for f in embed.get("fields", [])
+            if f["name"] == "Position"
+        ]
+
+    moved = [positions(m) for m in finals if len(set(positions(m))) >= 2]
+    assert moved, f"a waiting job's position was refreshed: {[positions(m) for m in finals]}"
+    assert bot.fake.stats.rate_limited == 0
+
+
+async def test_concurrent_jobs_edited_through_the_channel_without_a_429(make_bot, fake_comfy) -> None:
+    """With the tokens gone every edit shares the channel's bucket, deliveries included. (The fake's
+    bucket is 5 per second here instead of Discord's 5 per 5 s, to keep the test short.)"""
+    fake_comfy.step_delay = 0.01
+    bot = await make_bot(
+        env={"MAX_QUEUED_PER_USER": "10"}, options={"token_seconds": 0.0}, edit_rate=(5, 1.0)
     )
-    await bot.start()
-    try:
-        records = await asyncio.gather(
-            *(
-                fake_discord.slash("imagine", {"prompt": f"crowd {i}", "steps": 3}, user=users[i % len(users)])
-                for i in range(30)
-            )
-        )
-        messages = await asyncio.gather(*(status_of(fake_discord, r) for r in records))
-        for message in messages:
-            await bot.wait_job(job_id_of(message), JobState.DELIVERED, timeout=60)
-        assert all(fake_discord.message(m.id).attachments for m in messages)
-        assert fake_discord.stats.rate_limited == 0, [r for r in fake_discord.requests if r.status == 429]
-    finally:
-        await bot.stop()
+    finals = await _run_concurrently(bot, 15, steps=4)
+    assert all(m.attachments for m in finals)
+    assert bot.fake.calls("PATCH", "/channels/*/messages/*"), "edits went through the channel"
+    assert bot.fake.stats.rate_limited == 0, [r for r in bot.fake.requests if r.status == 429]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from bot.jobs.states import JobState
 from tests.e2e.harness import BotUnderTest, embed_text, job_id_of, message_edits, status_of
 
@@ -26,9 +28,48 @@ async def test_progress_edits_are_spaced_and_the_final_state_lands(bot: BotUnder
     assert "Running" not in final.embeds[0]["title"]
 
     edits = message_edits(fake, message.id, [record.token])
-    gaps = [b.timestamp - a.timestamp for a, b in zip(edits, edits[1:], strict=False)]
+    gaps = [b.timestamp - a.timestamp for a, b in itertools.pairwise(edits)]
     # The last edit is the delivery, which may follow the previous progress edit at once.
     progress_gaps = gaps[:-1]
     assert progress_gaps, edits
     assert min(progress_gaps) >= INTERVAL - 0.02, gaps
     assert fake.stats.rate_limited == 0
+
+
+async def test_a_status_message_deleted_mid_run_is_posted_again_and_gets_the_result(
+    bot: BotUnderTest, fake_comfy
+) -> None:
+    fake = bot.fake
+    fake_comfy.step_delay = 0.1
+    record = await fake.slash("imagine", {"prompt": "a fragile thing", "steps": 15})
+    message = await status_of(fake, record)
+    job_id = job_id_of(message)
+    await fake.wait_for(lambda: "Running" in embed_text(fake.message(message.id)))
+    await fake.delete_message(message.id)  # a moderator tidies the channel
+    job = await bot.wait_job(job_id, JobState.DELIVERED)
+    live = [m for m in fake.channel_messages() if f"job {job_id}" in embed_text(m)]
+    assert len(live) == 1, "exactly one new status message"
+    replacement = live[0]
+    assert replacement.id != message.id
+    assert replacement.attachments, "the result landed on the new message"
+    assert job.status_message is not None
+    assert str(job.status_message.message_id) == replacement.id
+    assert fake.stats.rate_limited == 0
+
+
+async def test_a_gateway_reconnect_mid_job_changes_nothing_for_the_member(
+    bot: BotUnderTest, fake_comfy
+) -> None:
+    fake = bot.fake
+    fake_comfy.step_delay = 0.05
+    record = await fake.slash("imagine", {"prompt": "a stormy coast", "steps": 12})
+    message = await status_of(fake, record)
+    job_id = job_id_of(message)
+    await bot.wait_job(job_id, JobState.RUNNING)
+    await fake.reconnect_gateway()  # op 7: discord.py resumes on resume_gateway_url
+    assert fake.stats.resumes == 1
+    await bot.wait_job(job_id, JobState.DELIVERED)
+    assert fake.message(message.id).attachments
+    click = await fake.click(f"cc:delete:{job_id}", message)
+    await fake.wait_for(lambda: fake.message(message.id).deleted)
+    assert click.acknowledged

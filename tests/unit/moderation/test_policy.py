@@ -65,7 +65,9 @@ def test_a_ban_refuses_and_says_for_how_long() -> None:
         decision.message == "You are banned from using the bot here until a moderator lifts it. Reason: spam"
     )
     timed = decide(request(), POLICY, NOW, ban=ban(until=NOW + 3600, reason=""))
-    assert timed.message == "You are banned from using the bot here until 2025-03-01 13:00 UTC."
+    assert timed.message == (
+        "You are banned from using the bot here until 2025-03-01 13:00 UTC (1 h 00 min from now)."
+    )
 
 
 def test_an_expired_ban_no_longer_applies() -> None:
@@ -285,7 +287,9 @@ async def test_evaluate_sees_bans_until_they_expire(db: Database, clock: FakeClo
     await bans.ban(GUILD, USER, reason="spam", until=clock() + 60)
     decision = await evaluate(request(), POLICY, clock(), bans=bans, quotas=quotas)
     assert decision.rule is Rule.BANNED
-    assert decision.message.startswith("You are banned from using the bot here until 2025-03-02 00:00 UTC.")
+    assert decision.message.startswith(
+        "You are banned from using the bot here until 2025-03-02 00:00 UTC (1 minute from now)."
+    )
     clock.advance(60)
     assert (await evaluate(request(), POLICY, clock(), bans=bans, quotas=quotas)).allowed
 

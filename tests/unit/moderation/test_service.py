@@ -71,6 +71,7 @@ async def test_setting_changes_are_audited(service: ModerationService) -> None:
     change = await service.change_setting(GUILD, "review_mode", "everyone", moderator_id=MOD)
     assert change.changed
     await service.reset_setting(GUILD, "review_mode", moderator_id=MOD)
+    await service.reset_setting(GUILD, "review_mode", moderator_id=MOD)  # no change: not recorded
     with pytest.raises(SettingError):
         await service.change_setting(GUILD, "review_mode", "sometimes", moderator_id=MOD)
     entries = await service.audit.recent(guild_id=GUILD, action=AuditAction.SETTING_CHANGE)
