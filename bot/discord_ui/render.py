@@ -96,6 +96,8 @@ def status_embed(update: JobUpdate, *, previews: bool = True) -> discord.Embed:
             embed.add_field(name="Reason", value=_clip(job.failure_reason, 1000), inline=False)
     elif state is JobState.CANCELLED:
         embed = _base(job, "stopped", "Cancelled")
+        if job.failure_reason and job.failure_reason != "Cancelled.":
+            embed.add_field(name="Why", value=_clip(job.failure_reason, 1000), inline=False)
     else:
         embed = _base(job, "done", "Done")
     return embed

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -84,6 +85,7 @@ class JobEngine:
         self._cancelling: set[str] = set()
         self._to_deliver: asyncio.Queue[str] = asyncio.Queue()
         self._delivering: set[str] = set()
+        self._delivery_failures: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[object]] = set()
         self._closing = False
@@ -341,8 +343,14 @@ class JobEngine:
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("job=%s runner crashed", job.id)
-            outcome = RunOutcome(error=None)
+            reference = secrets.token_hex(4)
+            log.exception("job=%s runner crashed ref=%s", job.id, reference)
+            outcome = RunOutcome(
+                error=ComfyError(
+                    f"Something went wrong on my side (reference `{reference}`).",
+                    detail=f"runner crash ref={reference}",
+                )
+            )
         finally:
             backend.in_flight.discard(job.id)
             self._running.pop(job.id, None)
@@ -449,13 +457,19 @@ class JobEngine:
     async def _deliver_one(self, job_id: str, slots: asyncio.Semaphore) -> None:
         try:
             await self._deliver(job_id)
+            self._delivery_failures.pop(job_id, None)
         except asyncio.CancelledError:
             raise
         except Exception:
             # The job stays SUCCEEDED (or un-notified) in the database; it is retried on restart
             # and after a short pause here.
-            log.exception("job=%s delivery failed; will retry", job_id)
-            self._retry_later(job_id, 5.0)
+            failures = self._delivery_failures.get(job_id, 0) + 1
+            self._delivery_failures[job_id] = failures
+            # Back off (5 s, 10 s, ... up to 10 min): a lost permission or a long Discord outage should
+            # not be hammered, and the results wait safely in the spool until it can be posted.
+            delay = min(600.0, 5.0 * 2 ** (failures - 1))
+            log.exception("job=%s delivery failed (%d time(s)); next try in %.0fs", job_id, failures, delay)
+            self._retry_later(job_id, delay)
         finally:
             self._delivering.discard(job_id)
             slots.release()

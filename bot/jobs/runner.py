@@ -30,13 +30,9 @@ from bot.comfy.http import UPLOAD_SUBFOLDER, content_name
 from bot.errors import (
     BackendUnavailable,
     ComfyError,
-    ExecutionFailed,
-    ExecutionInterrupted,
     OutputsLost,
     PromptLost,
-    PromptRejected,
     UnexpectedResponse,
-    UploadTooLarge,
 )
 from bot.jobs.backends import Backend
 from bot.jobs.model import Job, OutputRef
@@ -217,6 +213,6 @@ def user_reason(error: ComfyError | None, *, timed_out: bool = False, max_runtim
         return f"The job took longer than the {max_runtime:g}-second limit and was stopped."
     if error is None:
         return "The job failed."
-    if isinstance(error, (PromptRejected, ExecutionFailed, ExecutionInterrupted, UploadTooLarge)):
-        return error.user_message
-    return f"{error.user_message} It was tried several times."
+    if isinstance(error, RETRYABLE):
+        return f"{error.user_message} It was tried several times."
+    return error.user_message

@@ -288,3 +288,20 @@ async def test_the_same_request_submitted_twice_makes_one_job(fake_comfy, stack,
     again = await h.engine.submit(request)
     assert again.id == first.id
     assert len(await h.engine.jobs.list_by_user(1)) == 1
+
+
+async def test_an_unexpected_crash_fails_the_job_with_a_reference(
+    fake_comfy, stack, tmp_path, monkeypatch, caplog
+) -> None:
+    h = await _harness(stack, tmp_path, [fake_comfy])
+
+    async def explode(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(h.engine._runner, "run", explode)
+    job = await h.submit()
+    failed = await h.wait_state(job.id, JobState.FAILED)
+    assert "reference `" in (failed.failure_reason or "")
+    reference = (failed.failure_reason or "").split("`")[1]
+    assert any(reference in r.getMessage() for r in caplog.records), "the same reference is in the log"
+    assert "tried several times" not in (failed.failure_reason or "")
