@@ -17,6 +17,7 @@ from bot.discord_ui.publisher import fit_files
 from bot.discord_ui.render import duration, prompt_of, result_embed
 from bot.errors import InvalidInput, JobNotFound
 from bot.jobs.states import JobState
+from bot.moderation.audit import screening_verdict
 
 if TYPE_CHECKING:
     from bot.discord_ui.client import ComfyBot
@@ -96,8 +97,20 @@ def general_commands(controller: Controller, bot: ComfyBot) -> list[app_commands
                 raise InvalidInput(f"Job `{found.id}` has no results to show ({STATE_WORDS[found.state]}).")
             if not all(o.path.exists() for o in outputs):
                 raise InvalidInput(f"The images of job `{found.id}` are no longer stored.")
+            # /show must not get around output screening: withheld results stay withheld.
+            verdict = (
+                await screening_verdict(controller.moderation.audit, found.id)
+                if controller.moderation
+                else None
+            )
+            if verdict in ("review", "block"):
+                raise InvalidInput(f"The result of job `{found.id}` was withheld by the image checker.")
+            prefix = "SPOILER_" if verdict == "spoiler" else ""
             stored = [
-                (f"{found.id}_{o.index + 1}{o.path.suffix}", await asyncio.to_thread(o.path.read_bytes))
+                (
+                    f"{prefix}{found.id}_{o.index + 1}{o.path.suffix}",
+                    await asyncio.to_thread(o.path.read_bytes),
+                )
                 for o in outputs[:10]
             ]
             # This interaction says what this channel accepts per file, like the original delivery.

@@ -209,3 +209,15 @@ async def record_output_review(
         target_id=member_id,
         job_id=job_id,
     )
+
+
+async def screening_verdict(audit: AuditRepository, job_id: str) -> str | None:
+    """What output screening decided for a job that still stands: "spoiler", "review" or "block"
+    (a moderator's Release lifts the last two), or None when its results were never flagged."""
+    verdict: str | None = None
+    for entry in sorted(await audit.for_job(job_id), key=lambda e: (e.at, e.id)):
+        if entry.action == AuditAction.OUTPUT_SCREENED:
+            verdict = str(entry.details.get("action"))
+        elif entry.action == AuditAction.OUTPUT_RELEASE:
+            verdict = None
+    return verdict

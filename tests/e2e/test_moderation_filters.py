@@ -169,6 +169,9 @@ async def test_block_action_withholds_the_results_with_a_reason(
     assert final.attachments == []
     assert "unsuitable for this channel" in text_of(final)
     assert final.components == []
+    # /show must not get around the block.
+    shown = await fake.slash("show", {"job": job_id})
+    assert "withheld by the image checker" in await reply_of(fake, shown)
 
 
 async def test_review_action_holds_results_until_a_moderator_releases_them(
