@@ -14,7 +14,7 @@ from discord import app_commands
 from bot.discord_ui.components import result_view
 from bot.discord_ui.presenter import describe, reply
 from bot.discord_ui.publisher import fit_files
-from bot.discord_ui.render import duration, prompt_of, result_embed
+from bot.discord_ui.render import STATE_WORDS, duration, prompt_of, result_embed
 from bot.errors import InvalidInput, JobNotFound
 from bot.jobs.states import JobState
 from bot.moderation.audit import screening_verdict
@@ -24,17 +24,6 @@ if TYPE_CHECKING:
     from bot.discord_ui.controller import Controller
 
 OPEN = (JobState.PENDING_REVIEW, JobState.QUEUED, JobState.DISPATCHED, JobState.RUNNING)
-STATE_WORDS = {
-    JobState.PENDING_REVIEW: "waiting for review",
-    JobState.QUEUED: "queued",
-    JobState.DISPATCHED: "starting",
-    JobState.RUNNING: "running",
-    JobState.SUCCEEDED: "posting",
-    JobState.DELIVERED: "done",
-    JobState.REJECTED: "rejected",
-    JobState.CANCELLED: "cancelled",
-    JobState.FAILED: "failed",
-}
 
 
 def general_commands(controller: Controller, bot: ComfyBot) -> list[app_commands.Command[Any, Any, Any]]:

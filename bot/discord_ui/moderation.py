@@ -17,6 +17,7 @@ import discord
 from discord import app_commands
 
 from bot.discord_ui.presenter import describe, reply
+from bot.discord_ui.render import STATE_WORDS
 from bot.errors import BotError, JobError, JobNotFound
 from bot.jobs.engine import JobEngine
 from bot.jobs.states import OPEN_STATES, JobState
@@ -56,17 +57,6 @@ STATE_FILTERS: Final[dict[str, tuple[JobState, ...]]] = {
     "failed": (JobState.FAILED,),
     "cancelled": (JobState.CANCELLED,),
     "rejected": (JobState.REJECTED,),
-}
-STATE_WORDS: Final = {
-    JobState.PENDING_REVIEW: "waiting for review",
-    JobState.QUEUED: "queued",
-    JobState.DISPATCHED: "starting",
-    JobState.RUNNING: "running",
-    JobState.SUCCEEDED: "posting",
-    JobState.DELIVERED: "done",
-    JobState.REJECTED: "rejected",
-    JobState.CANCELLED: "cancelled",
-    JobState.FAILED: "failed",
 }
 ACTION_WORDS: Final = {
     AuditAction.FILTER_BLOCK: "blocked by a filter",

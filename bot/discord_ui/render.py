@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import discord
 
@@ -19,6 +19,18 @@ COLOURS = {
     "failed": discord.Colour.red(),
     "stopped": discord.Colour.dark_grey(),
 }
+STATE_WORDS: Final = {
+    JobState.PENDING_REVIEW: "waiting for review",
+    JobState.QUEUED: "queued",
+    JobState.DISPATCHED: "starting",
+    JobState.RUNNING: "running",
+    JobState.SUCCEEDED: "posting",
+    JobState.DELIVERED: "done",
+    JobState.REJECTED: "rejected",
+    JobState.CANCELLED: "cancelled",
+    JobState.FAILED: "failed",
+}
+"""A job's state in a few words, for lists (/queue, /jobs, /mod queue)."""
 NOTABLE = ("steps", "cfg", "size", "width", "height", "denoise", "sampler", "checkpoint", "batch_size")
 
 
