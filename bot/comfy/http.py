@@ -110,6 +110,12 @@ def content_name(data: bytes, filename: str) -> str:
     return hashlib.sha256(data).hexdigest()[:32] + suffix
 
 
+def predicted_ref(data: bytes, filename: str) -> str:
+    """The reference ``upload_image`` gets for these bytes with the default subfolder, without asking the
+    server: names are content hashes, and the server reuses a name whose bytes match (recording 10)."""
+    return UploadedFile(content_name(data, filename), UPLOAD_SUBFOLDER, "input").ref
+
+
 def _queue_items(raw: object) -> list[QueueItem]:
     items: list[QueueItem] = []
     for entry in raw if isinstance(raw, list) else []:

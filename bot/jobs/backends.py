@@ -144,21 +144,6 @@ class BackendPool:
     def get(self, name: str) -> Backend | None:
         return next((b for b in self.backends if b.name == name), None)
 
-    def has_free_slot(self) -> bool:
-        return any(b.healthy and b.free_slots for b in self.backends)
-
-    def pick(self, template: str, *, avoid: Iterable[str] = ()) -> Backend | None:
-        """The least-loaded healthy backend with a free slot that can run ``template``."""
-        skip = set(avoid)
-        candidates = [
-            b
-            for b in self.backends
-            if b.healthy and b.free_slots and b.can_run(template) and b.name not in skip
-        ]
-        if not candidates and skip:
-            return self.pick(template)
-        return min(candidates, key=lambda b: (len(b.in_flight) / b.capacity, b.queue_remaining), default=None)
-
     def capable_slots(self, template: str) -> int:
         return sum(b.capacity for b in self.backends if b.healthy and b.can_run(template))
 

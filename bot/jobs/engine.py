@@ -207,12 +207,11 @@ class JobEngine:
 
     def position(self, job_id: str) -> tuple[int, float] | None:
         """(0-based position, ETA seconds) for a waiting job; None if it is not waiting."""
+        item = self.scheduler.get(job_id)
         position = self.scheduler.position(job_id)
-        if position is None:
+        if item is None or position is None:
             return None
-        item = next((w for w in self.scheduler.waiting() if w.job_id == job_id), None)
-        template = item.template if item else ""
-        return position, self.durations.eta(position, template, self.pool.capable_slots(template))
+        return position, self.durations.eta(position, item.template, self.pool.capable_slots(item.template))
 
     # --- the queue and the dispatcher -------------------------------------------------------------------
 

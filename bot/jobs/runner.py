@@ -26,7 +26,7 @@ from bot.comfy import (
     Started,
     StepProgress,
 )
-from bot.comfy.http import UPLOAD_SUBFOLDER, content_name
+from bot.comfy.http import predicted_ref
 from bot.errors import (
     BackendUnavailable,
     ComfyError,
@@ -98,7 +98,7 @@ class JobRunner:
         try:
             outputs = await self._run(job, backend, attach)
         except TimeoutError:
-            await self._interrupt(job, backend)
+            await self.stop(job, backend)
             return RunOutcome(error=None, timed_out=True, seconds=self._monotonic() - started)
         except ComfyError as exc:
             return RunOutcome(error=exc, seconds=self._monotonic() - started)
@@ -115,8 +115,7 @@ class JobRunner:
         else:
             # Names are content hashes, so re-attaching after a restart derives them without uploading.
             for ref in job.inputs:
-                name = content_name(await self._spool.read(ref.path), ref.filename)
-                uploaded[ref.param] = f"{UPLOAD_SUBFOLDER}/{name}"
+                uploaded[ref.param] = predicted_ref(await self._spool.read(ref.path), ref.filename)
         plan = self._planner.plan(job.template, job.params, uploaded)
         if attach:
             run = client.attach(plan.graph, job.prompt_id, output_nodes=plan.output_nodes)
@@ -185,7 +184,7 @@ class JobRunner:
             )
         return tuple(refs)
 
-    async def _interrupt(self, job: Job, backend: Backend) -> None:
+    async def stop(self, job: Job, backend: Backend) -> None:
         """Stop our own prompt (targeted by id, never global), whether it waits or runs."""
         if job.prompt_id is None:
             return
@@ -194,9 +193,6 @@ class JobRunner:
             await backend.client.http.interrupt(job.prompt_id)
         except ComfyError as exc:
             log.warning("job=%s could not interrupt prompt %s: %s", job.id, job.prompt_id, exc)
-
-    async def stop(self, job: Job, backend: Backend) -> None:
-        await self._interrupt(job, backend)
 
 
 def _size(data: bytes) -> tuple[int | None, int | None]:

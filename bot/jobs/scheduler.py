@@ -102,6 +102,9 @@ class FairScheduler:
     def __contains__(self, job_id: object) -> bool:
         return job_id in self._by_id
 
+    def get(self, job_id: str) -> Waiting | None:
+        return self._by_id.get(job_id)
+
     def count_for(self, user: UserKey) -> int:
         return sum(len(lane.turns.get(user, ())) for lane in self._lanes.values())
 
