@@ -113,7 +113,9 @@ class App:
         )
         self.bot = bot
         throttle = EditThrottle(interval=s.edit_interval)
-        messages = StatusMessages(bot, engine, token_seconds=self._token_seconds, on_edit=throttle.touch)
+        messages = StatusMessages(
+            bot, engine, token_seconds=self._token_seconds, on_edit=throttle.touch, pace=throttle.reserve
+        )
 
         def file_limit(job: Job) -> int:
             # What the channel's last interaction said (it knows boosts and Discord's current rules);

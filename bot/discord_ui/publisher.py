@@ -159,8 +159,9 @@ class Publisher:
         if self._shown.get(current.id) == shown:
             return  # e.g. a queue refresh that found the same position
         try:
+            # The throttle took this request out of the channel's budget before calling us.
             await self._messages.show(
-                current, Payload(embed=embed, files=files, view=waiting_view(current.id))
+                current, Payload(embed=embed, files=files, view=waiting_view(current.id)), paid=True
             )
         except discord.HTTPException as exc:
             if preview is None or not _too_large(exc):
@@ -168,7 +169,7 @@ class Publisher:
             # The channel's limit is lower than we thought: learn it, and show progress without a preview.
             self._messages.lower_upload_limit(current.channel_id, len(preview) - 1)
             embed = status_embed(update, previews=False)
-            await self._messages.show(current, Payload(embed=embed, view=waiting_view(current.id)))
+            await self._messages.show(current, Payload(embed=embed, view=waiting_view(current.id)), paid=True)
         self._shown[current.id] = shown
 
     # --- the ResultSink side --------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import asyncio
 import io
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,14 +61,18 @@ class StatusMessages:
         clock: Callable[[], float] = time.monotonic,
         token_seconds: float = TOKEN_SAFE_SECONDS,
         on_edit: Callable[[str], None] | None = None,
+        pace: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
         """``on_edit(job_id)`` hears when a command handler showed a job's first rendering, so the
-        throttle spaces the next edit of that message from it."""
+        throttle spaces the next edit of that message from it. ``pace(channel_id)`` is awaited before
+        a request through the channel route that the throttle has not already paid for: those share
+        one budget per channel (edits through an interaction token have a bucket of their own)."""
         self._client = client
         self._engine = engine
         self._clock = clock
         self._token_seconds = token_seconds
         self._on_edit = on_edit or (lambda job_id: None)
+        self._pace = pace
         self._tokens: dict[str, _Token] = {}
         self._refs: dict[str, MessageRef] = {}
         self._ready: dict[str, asyncio.Event] = {}
@@ -126,8 +130,15 @@ class StatusMessages:
 
     # --- editing -------------------------------------------------------------------------------------
 
-    async def show(self, job: Job, payload: Payload, *, keep_attachments: bool = False) -> MessageRef:
-        """Make the job's status message show ``payload``; returns where it now lives."""
+    async def _paced(self, channel_id: int, paid: bool) -> None:
+        if self._pace is not None and not paid:
+            await self._pace(channel_id)
+
+    async def show(
+        self, job: Job, payload: Payload, *, keep_attachments: bool = False, paid: bool = False
+    ) -> MessageRef:
+        """Make the job's status message show ``payload``; returns where it now lives. ``paid``: the
+        caller already took this request out of the channel's budget."""
         ref = self.ref(job)
         attachments = None if keep_attachments else payload.discord_files()
         if ref is not None and ref.message_id is not None:
@@ -150,6 +161,7 @@ class StatusMessages:
                 message = self._client.get_partial_messageable(ref.channel_id).get_partial_message(
                     ref.message_id
                 )
+                await self._paced(ref.channel_id, paid)
                 await message.edit(**_edit_args(payload, attachments))
                 return ref
             except discord.NotFound:
@@ -159,6 +171,7 @@ class StatusMessages:
 
     async def post_plain(self, channel_id: int, content: str, files: Sequence[tuple[str, bytes]]) -> int:
         """A follow-up message (e.g. images 11-20 of a job); returns its id."""
+        await self._paced(channel_id, paid=False)
         self.requests += 1
         message = await self._client.get_partial_messageable(channel_id).send(
             content=content, files=Payload(files=files).discord_files()
@@ -166,6 +179,7 @@ class StatusMessages:
         return message.id
 
     async def post(self, job: Job, channel_id: int, payload: Payload) -> MessageRef:
+        await self._paced(channel_id, paid=False)
         self.requests += 1
         extra: dict[str, Any] = {} if payload.view is None else {"view": payload.view}
         message = await self._client.get_partial_messageable(channel_id).send(

@@ -68,11 +68,7 @@ class EditThrottle:
         """
         if self._closed:
             return
-        channel = self._channels.get(channel_id)
-        if channel is None:
-            channel = self._channels[channel_id] = _Channel(
-                tokens=float(self._burst), refilled_at=self._clock()
-            )
+        channel = self._channel(channel_id)
         previous = channel.pending.get(key)
         if previous is not None:
             self.coalesced += 1
@@ -84,6 +80,25 @@ class EditThrottle:
         channel.wake.set()
         if channel.task is None or channel.task.done():
             channel.task = asyncio.create_task(self._drain(channel_id, channel), name=f"edits-{channel_id}")
+
+    async def reserve(self, channel_id: int) -> None:
+        """Take one request of the channel's budget for an edit made outside the queue (a delivery),
+        waiting for it if need be: every request in a channel comes out of the same budget."""
+        channel = self._channel(channel_id)
+        while True:
+            self._refill(channel, self._clock())
+            if channel.tokens >= 1.0:
+                channel.tokens -= 1.0
+                return
+            await asyncio.sleep((1.0 - channel.tokens) / self._rate)
+
+    def _channel(self, channel_id: int) -> _Channel:
+        channel = self._channels.get(channel_id)
+        if channel is None:
+            channel = self._channels[channel_id] = _Channel(
+                tokens=float(self._burst), refilled_at=self._clock()
+            )
+        return channel
 
     def touch(self, key: str) -> None:
         """The message ``key`` was just edited outside the throttle; space the next edit from now."""

@@ -74,3 +74,23 @@ async def test_low_priority_edits_leave_part_of_the_channel_budget_to_the_others
     await asyncio.sleep(0.05)
     assert out.sent[-1] == "progress"
     await throttle.close()
+
+
+async def test_deliveries_and_queued_edits_share_the_channel_budget() -> None:
+    now = [0.0]
+    throttle, out = (
+        EditThrottle(interval=0.0, channel_burst=2, channel_period=0.2, clock=lambda: now[0]),
+        Recorder(),
+    )
+    await throttle.reserve(1)
+    await throttle.reserve(1)  # two deliveries used the whole burst
+    throttle.submit(1, "job", out.edit("progress"))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert out.sent == [], "no budget left in this channel until it refills"
+    throttle.submit(2, "other", out.edit("elsewhere"))
+    now[0] += 0.2  # the budget refills
+    await throttle.flush(2)
+    assert sorted(out.sent) == ["elsewhere", "progress"]
+    await throttle.reserve(1)  # and a delivery can take from it again
+    await throttle.close()
