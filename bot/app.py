@@ -31,6 +31,7 @@ from bot.jobs.template_planner import TemplatePlanner
 from bot.moderation import ModerationService, load_screener
 from bot.observability import Metrics, metrics_server_for
 from bot.storage import BackendClientRepository, Database, IntakeRepository, MetaRepository, Spool
+from bot.supervisor import Supervisor
 from bot.templates import Param, Template, load_templates_lenient, merged_backend_options
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,13 @@ class App:
         self.engine: JobEngine | None = None
         self.publisher: Publisher | None = None
         self._bot_task: asyncio.Task[None] | None = None
-        self._recovery: asyncio.Task[None] | None = None
         self._started_at = 0.0
+        self.frontend = Supervisor(on_fatal=self._fatal)
+        """Owns the Discord side's background work (status publisher, review desk, command recovery)."""
+        self.fatal: str | None = None
+        """Why the App must stop (a background loop kept crashing); set once, with ``stopping``."""
+        self.stopping = asyncio.Event()
+        self._db: Database | None = None
 
     async def start(self) -> None:
         """Open resources, recover jobs, connect to Discord; returns once the client is logging in."""
@@ -76,6 +82,7 @@ class App:
         session = await stack.enter_async_context(aiohttp.ClientSession())
         s.data_dir.mkdir(parents=True, exist_ok=True)
         db = await stack.enter_async_context(await Database.open_in(s.data_dir, clock=self._clock))
+        self._db = db
         client_ids = BackendClientRepository(db)
         clients = [
             ComfyClient(
@@ -97,6 +104,7 @@ class App:
                 retention_seconds=s.retention_hours * 3600,
             ),
             clock=self._clock,
+            on_fatal=self._fatal,
         )
         self.engine = engine
 
@@ -162,7 +170,11 @@ class App:
         metrics.attach(engine)
         stack.push_async_callback(metrics.close)
         server = metrics_server_for(
-            s, metrics, pool=pool, gateway_connected=lambda: bot.is_ready() and not bot.is_closed()
+            s,
+            metrics,
+            pool=pool,
+            gateway_connected=lambda: bot.is_ready() and not bot.is_closed(),
+            checks=self.health,
         )
         if server is not None:
             await server.start()
@@ -172,15 +184,33 @@ class App:
         stack.push_async_callback(pool.close)
         await engine.start()
         stack.push_async_callback(engine.close)
-        publisher.start()
+        publisher.start(self.frontend)
+        review.start(self.frontend)
         stack.push_async_callback(throttle.close)
         stack.push_async_callback(publisher.close)
-        review.start()
         stack.push_async_callback(review.close)
+        stack.push_async_callback(self.frontend.close)
         self._bot_task = asyncio.create_task(bot.start(s.discord_token.reveal()), name="discord")
         stack.push_async_callback(self._stop_bot)
-        self._recovery = asyncio.create_task(self._recover_commands(intake), name="intake-recovery")
-        stack.push_async_callback(self._stop_recovery)
+        self.frontend.spawn(self._recover_commands(intake), name="intake-recovery")
+
+    async def health(self) -> list[str]:
+        """What is wrong inside the bot: a background loop that is down, a database that does not answer."""
+        problems = [*(self.engine.problems() if self.engine else []), *self.frontend.problems()]
+        if self._db is not None:
+            try:
+                async with asyncio.timeout(2.0):
+                    await self._db.fetch_one("SELECT 1")
+            except Exception as exc:
+                problems.append(f"database not answering ({type(exc).__name__})")
+        return problems
+
+    def _fatal(self, reason: str) -> None:
+        """A background loop kept crashing: stop the process rather than run half alive."""
+        if self.fatal is None:
+            self.fatal = reason
+            log.critical("stopping: %s", reason)
+        self.stopping.set()
 
     async def _recover_commands(self, intake: Intake) -> None:
         """Once connected, finish the commands a previous process acknowledged but did not queue."""
@@ -191,12 +221,6 @@ class App:
             await intake.recover(self.bot, self.bot.controller, before=self._started_at)
         except Exception:
             log.exception("recovering interrupted commands failed")
-
-    async def _stop_recovery(self) -> None:
-        if self._recovery is not None:
-            self._recovery.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._recovery
 
     async def _stop_bot(self) -> None:
         if self.bot is not None:
@@ -215,16 +239,16 @@ class App:
         await self._stack.aclose()
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings) -> int:
+    """Run the bot until SIGTERM/Ctrl-C (exit code 0) or until it cannot go on (1)."""
     app = App(settings)
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, app.stopping.set)
     await app.start()
     try:
-        waiter = asyncio.create_task(stop.wait())
+        waiter = asyncio.create_task(app.stopping.wait())
         done, _ = await asyncio.wait(
             {waiter, asyncio.ensure_future(app.wait())}, return_when=asyncio.FIRST_COMPLETED
         )
@@ -235,11 +259,12 @@ async def serve(settings: Settings) -> None:
     finally:
         log.info("shutting down")
         await app.stop()
+    return 1 if app.fatal else 0
 
 
 def run_bot(settings: Settings) -> int:
     try:
-        asyncio.run(serve(settings))
+        return asyncio.run(serve(settings))
     except KeyboardInterrupt:
         pass
     except Exception as exc:

@@ -217,3 +217,16 @@ class QueueFull(JobError):
 
 class JobNotFound(JobError):
     """No job with that id (or not one you may touch)."""
+
+
+class LimitReached(QueueFull):
+    """A member's own limit (queue, cooldown, daily quota) refused a request when its job was stored."""
+
+    def __init__(self, message: str, *, rule: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.retry_after = retry_after
+
+
+class NoCapableBackend(JobError):
+    """No image server this bot knows can run the template (a missing model or node)."""

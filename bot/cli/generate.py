@@ -95,7 +95,8 @@ async def _wait_for_backend(pool: BackendPool, template: str, patience: float) -
                 f" ({'; '.join(sorted(errors))})" if errors else ""
             )
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(pool.wait_changed(), timeout=max(0.05, deadline - time.monotonic()))
+            async with asyncio.timeout(max(0.05, deadline - time.monotonic())):
+                await pool.wait_changed()
 
 
 async def run_generate(settings: Settings, args: argparse.Namespace) -> int:

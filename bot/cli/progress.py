@@ -34,10 +34,12 @@ class ProgressLine:
         self._enabled = enabled
         self._tty = stream.isatty()
         self._last = ""
+        self._seq = 0
 
     def show(self, update: JobUpdate) -> None:
-        if not self._enabled:
-            return
+        if not self._enabled or (update.seq and update.seq < self._seq):
+            return  # never show an older state after a newer one
+        self._seq = max(self._seq, update.seq)
         text = describe(update)
         if text == self._last:
             return

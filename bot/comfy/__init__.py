@@ -5,6 +5,7 @@ from bot.comfy.connection import BackendConnection, Disconnected, PromptWatch, R
 from bot.comfy.endpoint import BackendAuth, Endpoint
 from bot.comfy.events import (
     CachedNodes,
+    Completed,
     ConnectionLost,
     Finished,
     NodeExecuting,
@@ -36,6 +37,7 @@ __all__ = [
     "CachedNodes",
     "ComfyClient",
     "ComfyHttp",
+    "Completed",
     "ConnectionLost",
     "Disconnected",
     "Endpoint",

@@ -12,7 +12,7 @@ from bot.comfy.connection import BackendConnection
 from bot.comfy.endpoint import Endpoint
 from bot.comfy.http import ComfyHttp
 from bot.comfy.retry import Backoff, RetryPolicy, Sleep
-from bot.comfy.run import PromptRun
+from bot.comfy.run import PromptRun, SubmitGuard
 
 
 class ComfyClient:
@@ -62,8 +62,11 @@ class ComfyClient:
         prompt_id: str | None = None,
         output_nodes: frozenset[str] | None = None,
         extra_data: Mapping[str, Any] | None = None,
+        submit_guard: SubmitGuard | None = None,
     ) -> PromptRun:
-        """Submit ``graph`` when iterated; ``prompt_id`` is ours to choose (persist it first)."""
+        """Submit ``graph`` when iterated; ``prompt_id`` is ours to choose (persist it first).
+
+        ``submit_guard`` is entered around ``POST /prompt`` (see ``SubmitGuard``)."""
         return PromptRun(
             self.http,
             self.connection,
@@ -72,6 +75,7 @@ class ComfyClient:
             output_nodes=output_nodes,
             extra_data=extra_data,
             connect_timeout=self._connect_timeout,
+            submit_guard=submit_guard,
         )
 
     def attach(

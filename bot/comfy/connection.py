@@ -138,7 +138,8 @@ class BackendConnection:
         if self._task is None:
             self.start()
         try:
-            await asyncio.wait_for(self._connected.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._connected.wait()
         except TimeoutError:
             if self.forbidden:
                 raise OriginForbidden("/ws") from None

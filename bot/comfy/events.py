@@ -41,7 +41,10 @@ class StepProgress:
 
 @dataclass(frozen=True, slots=True)
 class OverallProgress:
-    """Share of the whole graph done, 0..1, counting each node that runs as one unit."""
+    """Share of the whole run done, 0..1, weighted by what takes the time (see ``run.ProgressModel``).
+
+    It never goes down during one run; ``nodes_done`` of ``nodes_total`` count nodes, cached ones included.
+    """
 
     fraction: float
     nodes_done: int
@@ -77,6 +80,14 @@ class ConnectionLost:
 
 
 @dataclass(frozen=True, slots=True)
+class Completed:
+    """The server reported how the run ended (``success``); final images may still be on their way."""
+
+    prompt_id: str
+    success: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Finished:
     prompt_id: str
     images: tuple[OutputImage, ...]
@@ -93,5 +104,6 @@ RunEvent = (
     | OutputImage
     | NodeText
     | ConnectionLost
+    | Completed
     | Finished
 )

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.comfy.connection import BackendConnection, Disconnected, PromptWatch, Reconciled
 from bot.comfy.events import (
     CachedNodes,
+    Completed,
     ConnectionLost,
     Finished,
     NodeExecuting,
@@ -29,6 +31,7 @@ from bot.comfy.events import (
     StepProgress,
 )
 from bot.comfy.http import ComfyHttp, HistoryEntry
+from bot.comfy.progress_model import ProgressModel, expected_steps
 from bot.comfy.protocol import (
     Executed,
     Executing,
@@ -74,9 +77,8 @@ class _RunState:
     prompt_id: str
     classes: dict[str, str]
     output_nodes: frozenset[str]
-    cached: set[str] = field(default_factory=set)
+    progress: ProgressModel
     current: str | None = None
-    started_nodes: list[str] = field(default_factory=list)
     frames: dict[str, list[OutputImage]] = field(default_factory=dict)
     expected_frames: dict[str, int] = field(default_factory=dict)
     outcome: ServerOutcome | None = None
@@ -88,14 +90,14 @@ class _RunState:
     def websocket_outputs(self) -> list[str]:
         return [n for n in self.output_nodes if self.classes.get(n) == WEBSOCKET_OUTPUT]
 
-    def overall(self, step_fraction: float = 0.0) -> OverallProgress:
-        total = max(1, len(self.classes) - len(self.cached))
-        done = max(0, len(self.started_nodes) - 1)
-        fraction = min(1.0, (done + step_fraction) / total)
-        return OverallProgress(fraction, done, total)
+    def overall(self) -> OverallProgress:
+        return self.progress.snapshot()
 
 
 ServerOutcome = ExecutionSuccess | ExecutionError | ExecutionInterrupted
+SubmitGuard = Callable[[], AbstractAsyncContextManager[object]]
+"""Entered around ``POST /prompt``: it may refuse the submission by raising (e.g. the job was cancelled),
+and whoever must not act while a submission is on the wire can wait for it to be left."""
 
 
 class PromptRun:
@@ -112,6 +114,7 @@ class PromptRun:
         extra_data: Mapping[str, Any] | None = None,
         connect_timeout: float = 10.0,
         attach: bool = False,
+        submit_guard: SubmitGuard | None = None,
     ) -> None:
         self._http = http
         self._connection = connection
@@ -122,10 +125,13 @@ class PromptRun:
             output_nodes = frozenset(
                 n for n, c in classes.items() if c == WEBSOCKET_OUTPUT or c in FILE_OUTPUTS
             )
-        self._state = _RunState(prompt_id, classes, output_nodes)
+        self._state = _RunState(
+            prompt_id, classes, output_nodes, ProgressModel(classes, expected_steps(graph))
+        )
         self._extra_data = extra_data
         self._connect_timeout = connect_timeout
         self._attach = attach
+        self._submit_guard = submit_guard
         self.images: tuple[OutputImage, ...] = ()
 
     def __aiter__(self) -> AsyncIterator[RunEvent]:
@@ -157,12 +163,14 @@ class PromptRun:
 
     async def _submit(self, watch: PromptWatch) -> Queued:
         connects = self._connection.connects
-        queued = await self._http.queue_prompt(
-            self._graph,
-            client_id=self._connection.client_id,
-            prompt_id=self.prompt_id,
-            extra_data=self._extra_data,
-        )
+        guard = self._submit_guard() if self._submit_guard is not None else contextlib.nullcontext()
+        async with guard:
+            queued = await self._http.queue_prompt(
+                self._graph,
+                client_id=self._connection.client_id,
+                prompt_id=self.prompt_id,
+                extra_data=self._extra_data,
+            )
         watch.submitted = True
         if self._connection.connects != connects:
             # The socket reconnected while the answer was on its way: that reconnect's reconcile
@@ -188,7 +196,7 @@ class PromptRun:
         if isinstance(item, ExecutionStart):
             return [Started(state.prompt_id)]
         if isinstance(item, ExecutionCached):
-            state.cached.update(item.nodes)
+            state.progress.cached(item.nodes)
             return [CachedNodes(item.nodes)]
         if isinstance(item, Executing):
             return self._on_executing(item)
@@ -200,7 +208,7 @@ class PromptRun:
             return [NodeText(item.node_id, item.text)]
         if isinstance(item, ExecutionSuccess | ExecutionError | ExecutionInterrupted):
             state.outcome = item
-            return []
+            return [Completed(state.prompt_id, isinstance(item, ExecutionSuccess))]
         if isinstance(item, Executed):
             return []
         if isinstance(item, Disconnected):
@@ -218,8 +226,7 @@ class PromptRun:
         if item.node == state.current:
             return []
         state.current = item.node
-        if item.node not in state.started_nodes:
-            state.started_nodes.append(item.node)
+        state.progress.started(item.node)
         return [NodeExecuting(item.node, state.classes.get(item.node, "?")), state.overall()]
 
     def _on_progress(self, item: Progress) -> list[RunEvent]:
@@ -229,8 +236,8 @@ class PromptRun:
             # SaveImageWebsocket counts images 0..N-1 of N: remember N to detect lost frames.
             state.expected_frames[item.node] = int(item.max)
             return []
-        fraction = item.value / item.max if item.max > 0 else 0.0
-        return [StepProgress(item.node, class_type, int(item.value), int(item.max)), state.overall(fraction)]
+        state.progress.stepped(item.node, int(item.value), int(item.max))
+        return [StepProgress(item.node, class_type, int(item.value), int(item.max)), state.overall()]
 
     def _on_image(self, frame: ImageFrame) -> list[RunEvent]:
         state = self._state
@@ -251,6 +258,7 @@ class PromptRun:
             state.finished = True
             if state.outcome is None:
                 state.outcome = _outcome_from_history(item.history)
+                return [Completed(state.prompt_id, isinstance(state.outcome, ExecutionSuccess))]
         return []
 
     async def _collect_outputs(self) -> tuple[OutputImage, ...]:

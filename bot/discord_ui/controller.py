@@ -20,12 +20,12 @@ from bot.discord_ui.attachments import read_attachment
 from bot.discord_ui.components import EditModal, waiting_view
 from bot.discord_ui.presenter import describe, reply
 from bot.discord_ui.render import status_embed
-from bot.discord_ui.status import StatusMessages
+from bot.discord_ui.status import Payload, StatusMessages
 from bot.errors import BotError, InvalidInput, JobNotFound
 from bot.jobs.engine import JobEngine
 from bot.jobs.model import Job
 from bot.jobs.planning import Attachment, JobRequest
-from bot.jobs.states import JobState
+from bot.jobs.states import OPEN_STATES, JobState
 from bot.jobs.updates import JobUpdate
 from bot.moderation import ModerationService, RequestContext, is_moderator
 from bot.templates import ParamType, Template, TemplateSet, follow_up_values
@@ -100,9 +100,26 @@ class Controller:
     ) -> None:
         """Finish a journalled command after a restart (``interaction`` is a RecoveredInteraction)."""
         try:
+            existing = await self.engine.jobs.get_by_request(str(interaction.id))
+            if existing is not None:
+                await self.reattach(interaction, existing)
+                return
             await self._submit(interaction, template_name, values, attachments)
         except Exception as exc:
             await self._fail_deferred(interaction, exc)
+
+    async def reattach(self, interaction: discord.Interaction[Any], job: Job) -> None:
+        """A recovered command whose job exists: what was decided stays decided (no moderation, no
+        charge, no message deleted); only a status message that was never shown is shown now."""
+        log.info("job=%s re-attached to its recovered command (state %s)", job.id, job.state.value)
+        if job.status_message is not None or job.state not in OPEN_STATES:
+            return  # the status message exists (and may hold the result): leave it to the publisher
+        try:
+            await self._show_first_status(interaction, job)
+        except discord.HTTPException:
+            # The token died with the old process's time: show the job in the channel instead.
+            update = self._first_update(job)
+            await self.messages.show(job, Payload(embed=status_embed(update), view=waiting_view(job.id)))
 
     async def cancel_button(self, interaction: discord.Interaction[Any], job_id: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -220,13 +237,13 @@ class Controller:
         attachments: list[Attachment],
     ) -> Job:
         template = self._template(template_name)
-        lane, held = "default", False
+        lane, held, limits = "default", False, None
         if self.moderation is not None and interaction.guild_id is not None:
             context = await self._context(interaction, template, values)
             decision = await self.moderation.evaluate(context, self.clock())
             if decision.refused:
                 raise BotError(decision.message or "This request is not allowed here.")
-            lane, held = decision.lane, decision.held
+            lane, held, limits = decision.lane, decision.held, decision.limits
             if held and self.review is not None:
                 await self.review.require_lane(interaction.guild_id)
         request = JobRequest(
@@ -239,20 +256,23 @@ class Controller:
             lane=lane,
             needs_review=held,
             request_id=str(interaction.id),  # a recovered command finds the job it already created
+            limits=limits,  # checked and charged by the engine in the transaction that stores the job
         )
         job = await self.engine.submit(request)
-        if self.moderation is not None:
-            await self.moderation.charge_job(interaction.guild_id, interaction.user.id, self.clock())
+        await self._show_first_status(interaction, job)
+        log.info("job=%s created by user=%s via %s", job.id, interaction.user.id, interaction.type.name)
+        if held and self.review is not None:
+            await self.review.hold(job, context, decision)
+        return job
+
+    async def _show_first_status(self, interaction: discord.Interaction[Any], job: Job) -> None:
+        """Turn the command's "thinking" response into the job's status message."""
         update = self._first_update(job)
         message = await interaction.edit_original_response(
             content=None, embed=status_embed(update), view=waiting_view(job.id)
         )
         self.messages.adopt(job.id, interaction, message.id, message.channel.id)
         await self.messages.persist(job.id)
-        log.info("job=%s created by user=%s via %s", job.id, interaction.user.id, interaction.type.name)
-        if held and self.review is not None:
-            await self.review.hold(job, context, decision)
-        return job
 
     def _first_update(self, job: Job) -> JobUpdate:
         place = self.engine.position(job.id)
@@ -266,10 +286,22 @@ class Controller:
         )
 
     async def _fail_deferred(self, interaction: discord.Interaction[Any], exc: BaseException) -> None:
-        """Replace the public 'thinking' placeholder by a private explanation."""
+        """Replace the public 'thinking' placeholder by a private explanation.
+
+        The placeholder is deleted only when no job came of this interaction: once a job exists, the
+        original response is (or will be) its status message, and may hold its result.
+        """
         text = describe(exc)
-        with contextlib.suppress(discord.HTTPException):
-            await interaction.delete_original_response()
+        try:
+            job = await self.engine.jobs.get_by_request(str(interaction.id))
+        except Exception:
+            log.exception(
+                "could not tell whether interaction %s made a job; keeping its message", interaction.id
+            )
+        else:
+            if job is None:
+                with contextlib.suppress(discord.HTTPException):
+                    await interaction.delete_original_response()
         await reply(interaction, text)
 
     # --- helpers -----------------------------------------------------------------------------------------
@@ -309,7 +341,6 @@ class Controller:
         user = interaction.user
         channel = interaction.channel
         nsfw = bool(channel is not None and hasattr(channel, "is_nsfw") and channel.is_nsfw())
-        recent = await self.engine.jobs.recent_for_user(user.id, limit=1)
         joined = getattr(user, "joined_at", None)
         return RequestContext(
             guild_id=interaction.guild_id,
@@ -327,8 +358,6 @@ class Controller:
             is_moderator=await self._is_moderator(interaction),
             account_created_at=user.created_at.timestamp(),
             member_joined_at=joined.timestamp() if joined else None,
-            queued_jobs=await self.engine.jobs.count_waiting(user_id=user.id),
-            last_job_at=recent[0].created_at if recent else None,
         )
 
 

@@ -161,6 +161,11 @@ class Intake:
         return len(entries)
 
     async def _recover_one(self, client: discord.Client, controller: Controller, entry: IntakeEntry) -> None:
+        existing = await controller.engine.jobs.get_by_request(entry.interaction_id)
+        if existing is not None:
+            # The command became a job before the crash: re-attach, never decide or charge again.
+            await controller.reattach(cast(Any, RecoveredInteraction(client, entry)), existing)
+            return
         if self._clock() - entry.received_at > TOKEN_SECONDS:
             channel = client.get_partial_messageable(entry.channel_id)
             await channel.send(

@@ -9,7 +9,6 @@ same edit twice leaves one message), with overflow images in follow-up messages.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import logging
@@ -21,7 +20,7 @@ import discord
 
 from bot.discord_ui.components import result_view, waiting_view
 from bot.discord_ui.render import result_embed, status_embed
-from bot.discord_ui.status import Payload, StatusMessages
+from bot.discord_ui.status import Payload, StatusMessages, message_nonce
 from bot.discord_ui.throttle import EditThrottle
 from bot.imaging import fit_output
 from bot.jobs.delivery import Receipt
@@ -29,6 +28,7 @@ from bot.jobs.engine import JobEngine
 from bot.jobs.model import Job, OutputRef
 from bot.jobs.states import JobState
 from bot.jobs.updates import JobUpdate
+from bot.supervisor import Supervisor
 
 if TYPE_CHECKING:
     from bot.discord_ui.review import Screened
@@ -65,21 +65,17 @@ class Publisher:
         self._previews = previews
         self._screen = screen
         self._box = engine.updates.subscribe()
-        self._task: asyncio.Task[None] | None = None
         # One job's status message is changed by one coroutine at a time, so a progress edit can
         # never land after (and hide) the result, and a deleted message is replaced only once.
         self._locks: dict[str, asyncio.Lock] = {}
         self._queued: dict[str, int] = {}  # waiting job -> its channel, to refresh positions
         self._shown: dict[str, object] = {}
+        self._shown_seq: dict[str, int] = {}  # the newest engine update each message showed
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="status-publisher")
+    def start(self, supervisor: Supervisor) -> None:
+        supervisor.loop("status-publisher", self._run)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
         self._engine.updates.unsubscribe(self._box)
 
     async def _run(self) -> None:
@@ -134,12 +130,15 @@ class Publisher:
         self._locks.pop(job_id, None)
         self._queued.pop(job_id, None)
         self._shown.pop(job_id, None)
+        self._shown_seq.pop(job_id, None)
 
     async def _show_progress(self, update: JobUpdate) -> None:
         async with self._lock(update.job.id):
             await self._show_progress_locked(update)
 
     async def _show_progress_locked(self, update: JobUpdate) -> None:
+        if update.seq and update.seq < self._shown_seq.get(update.job.id, 0):
+            return  # produced before what the message already shows
         current = await self._engine.jobs.get(update.job.id)
         if current is None or current.state not in PROGRESS_STATES:
             return  # it moved on while this edit waited: delivery owns the message now
@@ -171,6 +170,8 @@ class Publisher:
             embed = status_embed(update, previews=False)
             await self._messages.show(current, Payload(embed=embed, view=waiting_view(current.id)), paid=True)
         self._shown[current.id] = shown
+        if update.seq:
+            self._shown_seq[current.id] = update.seq
 
     # --- the ResultSink side --------------------------------------------------------------------------
 
@@ -215,11 +216,19 @@ class Publisher:
                 files, more = await fit_files(files, limit)
                 notes = [*notes, *more]
         message_ids = [ref.message_id or 0]
+        posted = await self._engine.deliveries.parts(job.id)
         for number, chunk in enumerate(chunks[1:], start=2):
-            extra = await self._messages.post_plain(
-                ref.channel_id, f"`{job.id}` images, part {number}", chunk
-            )
-            message_ids.append(extra)
+            if number not in posted:  # parts posted before a crash are not posted again
+                posted[number] = await self._messages.post_plain(
+                    ref.channel_id,
+                    f"`{job.id}` images, part {number}",
+                    chunk,
+                    nonce=message_nonce(job.id, f"part:{number}"),
+                )
+                await self._engine.deliveries.record_part(
+                    job.id, number, channel_id=ref.channel_id, message_id=posted[number]
+                )
+            message_ids.append(posted[number])
         return Receipt(ref.channel_id, tuple(message_ids))
 
     async def notify_end(self, job: Job) -> Receipt:

@@ -112,6 +112,9 @@ def status_embed(update: JobUpdate, *, previews: bool = True) -> discord.Embed:
             embed.add_field(name="Why", value=_clip(job.failure_reason, 1000), inline=False)
     else:
         embed = _base(job, "done", "Done")
+    if job.notice and state in (JobState.QUEUED, JobState.DISPATCHED, JobState.RUNNING):
+        attempt = f" (attempt {job.attempts + (state is JobState.QUEUED)})" if job.attempts else ""
+        embed.add_field(name=f"Started over{attempt}", value=_clip(job.notice, 1000), inline=False)
     return embed
 
 

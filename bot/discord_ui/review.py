@@ -18,7 +18,6 @@ charged to the member's daily quota.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import io
 import logging
@@ -63,6 +62,7 @@ from bot.moderation import (
     record_review_hold,
 )
 from bot.storage import AuditEntry
+from bot.supervisor import Supervisor
 
 if TYPE_CHECKING:
     from bot.discord_ui.controller import Controller
@@ -79,7 +79,6 @@ HOLD_DECISION_KIND: Final = "output_decision"
 THUMBNAIL_SIDE: Final = 256
 MAX_THUMBNAILS: Final = 4
 HOLD_BYTES: Final = 20 * 1024 * 1024
-FINISHED_RUNS: Final = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
 DECISIONS: Final = {
     AuditAction.REVIEW_APPROVE: ReviewOutcome.APPROVE,
     AuditAction.REVIEW_REJECT: ReviewOutcome.REJECT,
@@ -231,23 +230,16 @@ class ReviewDesk:
         self._posting: set[str] = set()
         self._released: set[str] = set()
         self._box: Mailbox | None = None
-        self._tasks: list[asyncio.Task[None]] = []
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, supervisor: Supervisor) -> None:
         """Watch the engine's updates, and once connected post what waits without a review message."""
-        self._box = self._engine.updates.subscribe()
-        self._tasks.append(asyncio.create_task(self._watch(self._box), name="review-watch"))
-        self._tasks.append(asyncio.create_task(self._recover(), name="review-recover"))
+        box = self._box = self._engine.updates.subscribe()
+        supervisor.loop("review-watch", lambda: self._watch(box))
+        supervisor.spawn(self._recover(), name="review-recover")
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
         if self._box is not None:
             self._engine.updates.unsubscribe(self._box)
             self._box = None
@@ -504,9 +496,6 @@ class ReviewDesk:
 
     async def _on_update(self, update: JobUpdate) -> None:
         job = update.job
-        if job.state in FINISHED_RUNS and job.started_at is not None and job.finished_at is not None:
-            seconds = job.finished_at - job.started_at
-            await self._moderation.charge_gpu_seconds(job.guild_id, job.user_id, seconds, self._clock())
         if job.state is not JobState.PENDING_REVIEW:
             ref = self._open.pop(job.id, None)
             if ref is not None:

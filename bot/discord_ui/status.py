@@ -8,6 +8,7 @@ any bot message; if someone deleted it, a new one is posted and remembered.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import logging
 import time
@@ -118,7 +119,8 @@ class StatusMessages:
         """Give a just-submitted job's command handler a moment to register its message."""
         if self.ref(job) is None:
             try:
-                await asyncio.wait_for(self._event(job.id).wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._event(job.id).wait()
             except TimeoutError:
                 return None
         return self.ref(job)
@@ -169,27 +171,43 @@ class StatusMessages:
         channel_id = ref.channel_id if ref is not None else job.channel_id
         return await self.post(job, channel_id, payload)
 
-    async def post_plain(self, channel_id: int, content: str, files: Sequence[tuple[str, bytes]]) -> int:
-        """A follow-up message (e.g. images 11-20 of a job); returns its id."""
+    async def post_plain(
+        self, channel_id: int, content: str, files: Sequence[tuple[str, bytes]], *, nonce: str
+    ) -> int:
+        """A follow-up message (e.g. images 11-20 of a job); returns its id. Posting again with the
+        same ``nonce`` within a few minutes returns the first message instead of a second one."""
         await self._paced(channel_id, paid=False)
         self.requests += 1
         message = await self._client.get_partial_messageable(channel_id).send(
-            content=content, files=Payload(files=files).discord_files()
+            content=content, files=Payload(files=files).discord_files(), nonce=nonce
         )
         return message.id
 
     async def post(self, job: Job, channel_id: int, payload: Payload) -> MessageRef:
+        """Post a new status message for ``job`` (its first, or one replacing a deleted one)."""
         await self._paced(channel_id, paid=False)
         self.requests += 1
         extra: dict[str, Any] = {} if payload.view is None else {"view": payload.view}
+        # The send may land while its answer is lost (a crash, a timeout): the same nonce, derived from
+        # the job and the message it replaces, makes Discord return that message instead of a second.
+        previous = job.status_message.message_id if job.status_message else None
         message = await self._client.get_partial_messageable(channel_id).send(
-            content=payload.content, embeds=payload.embeds, files=payload.discord_files(), **extra
+            content=payload.content,
+            embeds=payload.embeds,
+            files=payload.discord_files(),
+            nonce=message_nonce(job.id, f"status:{previous or 0}"),
+            **extra,
         )
         ref = MessageRef(channel_id, message.id)
         self._refs[job.id] = ref
         self._event(job.id).set()
         await self._engine.jobs.update(job.id, status_message=ref)
         return ref
+
+
+def message_nonce(job_id: str, purpose: str) -> str:
+    """A nonce (at most 25 characters) that is the same every time one job posts one message."""
+    return "cc" + hashlib.blake2s(f"{job_id}:{purpose}".encode(), digest_size=8).hexdigest()
 
 
 def _edit_args(payload: Payload, attachments: list[discord.File] | None) -> dict[str, Any]:

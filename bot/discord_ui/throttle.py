@@ -167,7 +167,8 @@ class EditThrottle:
                 channel.wake.clear()
                 # A newer (e.g. final) edit may arrive meanwhile and change the choice.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(channel.wake.wait(), timeout=wait)
+                    async with asyncio.timeout(wait):
+                        await channel.wake.wait()
                 continue
             item = channel.pending.pop(key)
             channel.tokens -= 1.0

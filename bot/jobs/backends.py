@@ -37,6 +37,8 @@ class Backend:
     capable: frozenset[str] = frozenset()
     object_info: Mapping[str, Any] | None = None
     queue_remaining: int = 0
+    abandoned: set[str] = field(default_factory=set)
+    """Prompts given up on while the server did not answer; stopped there once it answers again."""
 
     @property
     def name(self) -> str:
@@ -102,7 +104,14 @@ class BackendPool:
 
     async def _probe_loop(self, backend: Backend) -> None:
         while True:
-            await self.probe(backend)
+            try:
+                await self.probe(backend)
+            except Exception:
+                # Whatever went wrong (a capability check choking on odd object_info, ...), the
+                # backend must keep being watched: count it as down and look again.
+                log.exception("backend %s: probe failed", backend.name)
+                backend.stats_ok = False
+                self.notify()
             await asyncio.sleep(self._probe_interval if backend.healthy else min(2.0, self._probe_interval))
 
     async def probe(self, backend: Backend) -> None:
@@ -115,6 +124,8 @@ class BackendPool:
             if backend.object_info is None or self._connects_seen.get(backend.name) != connects:
                 self._connects_seen[backend.name] = connects
                 self.set_object_info(backend, await backend.client.http.object_info())
+            if backend.abandoned:
+                await self._stop_abandoned(backend)
         except ComfyError as exc:
             backend.stats_ok = False
             if was_healthy:
@@ -122,6 +133,15 @@ class BackendPool:
         if backend.healthy != was_healthy:
             log.info("backend %s is now %s", backend.name, "healthy" if backend.healthy else "down")
             self.notify()
+
+    async def _stop_abandoned(self, backend: Backend) -> None:
+        """The server answers again: stop prompts of jobs that were moved elsewhere while it did not."""
+        prompts = sorted(backend.abandoned)
+        await backend.client.http.delete_pending(prompts)
+        for prompt_id in prompts:
+            await backend.client.http.interrupt(prompt_id)
+            backend.abandoned.discard(prompt_id)
+        log.info("backend %s: stopped %d prompt(s) of jobs that moved elsewhere", backend.name, len(prompts))
 
     def set_object_info(self, backend: Backend, object_info: Mapping[str, Any]) -> None:
         backend.object_info = object_info

@@ -18,9 +18,10 @@ class Receipt:
 
 
 class ResultSink(Protocol):
-    """Posts results and final notices. Both calls may be repeated for the same job after a crash
-    (between posting and the engine recording it), so an implementation must recognise a job it has
-    already posted (e.g. by the job id it puts in the message) and return the earlier receipt."""
+    """Posts results and final notices. The engine records the receipt and never asks again once it
+    did, but a crash between a post and its record repeats the call: an implementation must make the
+    repeat harmless (edit the same message; post new messages with a nonce derived from the job; skip
+    parts it recorded itself)."""
 
     async def deliver(self, job: Job, outputs: Sequence[OutputRef]) -> Receipt: ...
 

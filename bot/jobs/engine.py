@@ -2,25 +2,42 @@
 
 Every state change is written to the database before the action it announces (DISPATCHED with its
 prompt_id before ``POST /prompt``, SUCCEEDED only once the images are in the spool, DELIVERED only after
-the sink posted them), so a restart at any instant resumes from the database alone.
+the sink posted them), so a restart at any instant resumes from the database alone. Each decision is
+one transaction: a submission checks the member's limits, stores the job and charges the quota
+together; the end of a run stores its state and the GPU time it cost together; a cancellation writes
+CANCELLED first and then stops whatever the stored row says is running.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from bot.errors import ComfyError, InvalidParameter, JobError, JobNotFound, QueueFull
+from bot.errors import (
+    BackendUnavailable,
+    ComfyError,
+    InvalidParameter,
+    JobError,
+    JobNotFound,
+    LimitReached,
+    NoCapableBackend,
+    OutputsLost,
+    PromptLost,
+    QueueFull,
+)
 from bot.jobs.backends import Backend, BackendPool
-from bot.jobs.delivery import Receipt, ResultSink
+from bot.jobs.deliverer import Deliverer
+from bot.jobs.delivery import ResultSink
 from bot.jobs.eta import DurationModel
 from bot.jobs.model import InputRef, Job, new_job
 from bot.jobs.planning import JobPlanner, JobRequest
@@ -28,9 +45,20 @@ from bot.jobs.runner import JobRunner, Progress, RunOutcome, user_reason
 from bot.jobs.scheduler import FairScheduler, Waiting
 from bot.jobs.states import IN_FLIGHT_STATES, OPEN_STATES, IllegalTransition, JobState
 from bot.jobs.updates import JobUpdate, UpdateHub
-from bot.storage import Database, DeliveryKind, DeliveryRepository, JobRepository, OutputRepository, Spool
+from bot.moderation.limits import check_limits, utc_day
+from bot.storage import (
+    Database,
+    DeliveryRepository,
+    JobRepository,
+    OutputRepository,
+    QuotaRepository,
+    Spool,
+)
+from bot.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
+
+IN_FLIGHT = (JobState.DISPATCHED, JobState.RUNNING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +70,26 @@ class EngineLimits:
     reconnect_grace: float = 30.0
     retention_seconds: float = 24 * 3600.0
     parallel_deliveries: int = 8
+    max_blocked_wait: float = 3600.0
+    """A queued job that no working backend can run ends after waiting this long."""
+
+
+class SubmissionWithdrawn(ComfyError):
+    """The job stopped being ours to run (cancelled, moved) before its prompt was sent."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__("The job was withdrawn before it was sent.", detail=f"job={job_id} withdrawn")
+
+
+def retry_notice(error: ComfyError | None) -> str:
+    """What the member reads while a job that failed on the way is tried again."""
+    if isinstance(error, BackendUnavailable):
+        return "The image server running your job stopped answering, so the job was moved; it starts again."
+    if isinstance(error, PromptLost):
+        return "The image server restarted and lost your job, so it starts again from the beginning."
+    if isinstance(error, OutputsLost):
+        return "Some of your images were lost on the way, so the job is run again (same seed)."
+    return "Something went wrong on the image server, so your job is tried again."
 
 
 class JobEngine:
@@ -57,11 +105,14 @@ class JobEngine:
         limits: EngineLimits | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
+        on_fatal: Callable[[str], None] | None = None,
     ) -> None:
+        """``on_fatal(reason)`` is called when a background loop of the engine keeps crashing."""
         self.db = db
         self.jobs = JobRepository(db)
         self.outputs = OutputRepository(db)
         self.deliveries = DeliveryRepository(db)
+        self.quotas = QuotaRepository(db)
         self.pool = pool
         self.planner = planner
         self.spool = spool
@@ -69,9 +120,9 @@ class JobEngine:
         self.updates = UpdateHub()
         self.durations = DurationModel()
         self.scheduler = FairScheduler()
+        self.supervisor = Supervisor(on_fatal=on_fatal)
         self._rng = rng or random.Random()
         self._clock = clock
-        self._sink: ResultSink | None = None
         self._runner = JobRunner(
             planner,
             spool,
@@ -79,87 +130,138 @@ class JobEngine:
             reconnect_grace=self.limits.reconnect_grace,
             on_started=self._mark_running,
             on_progress=self._publish_progress,
+            on_completed=self._completed,
+            submit_guard=self._submit_guard,
+        )
+        self.deliverer = Deliverer(
+            db,
+            self.jobs,
+            self.outputs,
+            self.deliveries,
+            self.updates,
+            self.supervisor,
+            parallel=self.limits.parallel_deliveries,
         )
         self._running: dict[str, asyncio.Task[None]] = {}
         self._started: set[str] = set()
-        self._cancelling: set[str] = set()
-        self._to_deliver: asyncio.Queue[str] = asyncio.Queue()
-        self._delivering: set[str] = set()
-        self._delivery_failures: dict[str, int] = {}
-        self._tasks: list[asyncio.Task[None]] = []
-        self._background: set[asyncio.Task[object]] = set()
+        self._finishing: set[str] = set()
+        self._submitted: set[str] = set()
+        self._gates: dict[str, asyncio.Lock] = {}
+        self._blocked_since: dict[str, float] = {}
+        self._seq = itertools.count(1)
         self._closing = False
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
     def set_sink(self, sink: ResultSink) -> None:
-        self._sink = sink
+        self.deliverer.sink = sink
 
     async def start(self) -> None:
         """Rebuild the queue from the database, re-attach in-flight jobs, then start dispatching."""
         await self._recover()
-        self._tasks.append(asyncio.create_task(self._dispatch_loop(), name="dispatcher"))
-        self._tasks.append(asyncio.create_task(self._delivery_loop(), name="delivery"))
-        self._tasks.append(asyncio.create_task(self._janitor_loop(), name="spool-janitor"))
+        self.supervisor.loop("dispatcher", self._dispatch_loop)
+        self.supervisor.loop("delivery", self.deliverer.loop)
+        self.supervisor.loop("spool-janitor", self._janitor_loop, critical=False)
+        self.supervisor.loop("queue-expiry", self._expiry_loop, critical=False)
 
     async def close(self) -> None:
         """Stop taking work and let in-flight runs go; the database already holds their state."""
         self._closing = True
-        tasks = [*self._tasks, *self._running.values(), *self._background]
-        for task in tasks:
+        runs = list(self._running.values())
+        for task in runs:
             task.cancel()
-        for task in tasks:
+        for task in runs:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._tasks.clear()
+        await self.supervisor.close()
+
+    def problems(self) -> list[str]:
+        """Why the engine is not working (empty when it is): a loop that crashed and is down."""
+        return self.supervisor.problems()
 
     # --- requests -------------------------------------------------------------------------------------
 
     async def submit(self, request: JobRequest) -> Job:
-        """Validate, check limits, persist and queue a job (or hold it for review)."""
+        """Validate, then in one transaction check every limit, store the job and charge its quota."""
         if request.request_id is not None:
             existing = await self.jobs.get_by_request(request.request_id)
             if existing is not None:
-                return existing  # a retry after a crash: the job was stored the first time
+                return existing  # a retry after a crash: the job was stored (and charged) the first time
         if not self.planner.knows(request.template):
             raise InvalidParameter("template", f"there is no template named `{request.template}`")
         attached = {a.param for a in request.attachments}
         params = self.planner.validate(request.template, request.values, self._rng, attached)
         self._check_offered(request.template, params)
-        mine = await self.jobs.count_waiting(user_id=request.user_id)
-        if mine >= self.limits.max_queued_per_user:
-            raise QueueFull(
-                f"You already have {mine} jobs waiting (the limit is {self.limits.max_queued_per_user}). "
-                "Wait for one to finish or cancel one with /cancel."
-            )
-        if await self.jobs.count_waiting() >= self.limits.max_queued_total:
-            raise QueueFull("The queue is full right now. Please try again in a few minutes.")
+        self._check_runnable(request.template)
         job_id = await self.jobs.new_id()
         inputs = []
-        for attachment in request.attachments:
-            spooled = await self.spool.put_input(
-                job_id, f"{attachment.param}-{attachment.filename}", attachment.data
-            )
-            inputs.append(InputRef(attachment.param, spooled.path, spooled.sha256, attachment.filename))
-        job = new_job(
-            job_id=job_id,
-            guild_id=request.guild_id,
-            channel_id=request.channel_id,
-            user_id=request.user_id,
-            template=request.template,
-            params=params,
-            now=self._clock(),
-            inputs=inputs,
-            state=JobState.PENDING_REVIEW if request.needs_review else JobState.QUEUED,
-            lane=request.lane,
-        )
-        job = await self.jobs.insert(job, request_id=request.request_id)
+        try:
+            for attachment in request.attachments:
+                spooled = await self.spool.put_input(
+                    job_id, f"{attachment.param}-{attachment.filename}", attachment.data
+                )
+                inputs.append(InputRef(attachment.param, spooled.path, spooled.sha256, attachment.filename))
+            job = await self._admit(request, job_id, params, inputs)
+        except BaseException:
+            await self.spool.remove_job(job_id)
+            raise
+        if job.id != job_id:
+            await self.spool.remove_job(job_id)  # the same request won a race with itself
+            return job
         log.info(
             "job=%s submitted template=%s user=%s state=%s", job.id, job.template, job.user_id, job.state
         )
         if job.state is JobState.QUEUED:
             self._enqueue(job)
         self._publish(job)
+        return job
+
+    async def _admit(
+        self, request: JobRequest, job_id: str, params: Mapping[str, Any], inputs: list[InputRef]
+    ) -> Job:
+        """The submission's one transaction: idempotency, limits, the job row and its quota charge."""
+        async with self.db.transaction():
+            if request.request_id is not None:
+                existing = await self.jobs.get_by_request(request.request_id)
+                if existing is not None:
+                    return existing
+            now = self._clock()
+            if await self.jobs.count_waiting() >= self.limits.max_queued_total:
+                raise QueueFull("The queue is full right now. Please try again in a few minutes.")
+            mine = await self.jobs.count_waiting(user_id=request.user_id)
+            if mine >= self.limits.max_queued_per_user:
+                raise QueueFull(
+                    f"You already have {mine} jobs waiting (the limit is {self.limits.max_queued_per_user}). "
+                    "Wait for one to finish or cancel one with /cancel."
+                )
+            day = utc_day(now)
+            if request.limits is not None:
+                activity = await self.jobs.member_activity(request.guild_id, request.user_id)
+                usage = await self.quotas.get_usage(request.guild_id, request.user_id, day)
+                refusal = check_limits(
+                    request.limits,
+                    open_jobs=activity.open_jobs,
+                    last_job_at=activity.last_job_at,
+                    jobs_today=usage.jobs,
+                    gpu_seconds_today=usage.gpu_seconds,
+                    now=now,
+                )
+                if refusal is not None:
+                    raise LimitReached(refusal.message, rule=refusal.rule, retry_after=refusal.retry_after)
+            job = new_job(
+                job_id=job_id,
+                guild_id=request.guild_id,
+                channel_id=request.channel_id,
+                user_id=request.user_id,
+                template=request.template,
+                params=params,
+                now=now,
+                inputs=inputs,
+                state=JobState.PENDING_REVIEW if request.needs_review else JobState.QUEUED,
+                lane=request.lane,
+            )
+            job = await self.jobs.insert(job, request_id=request.request_id)
+            await self.quotas.add_usage(request.guild_id, request.user_id, day, jobs=1)
         return job
 
     async def approve(self, job_id: str) -> Job:
@@ -176,32 +278,46 @@ class JobEngine:
         return job
 
     async def cancel(self, job_id: str, *, by_user: int | None = None, reason: str | None = None) -> Job:
-        """Cancel a job; ``by_user`` must own it (None: a moderator or the system)."""
-        job = await self.jobs.get(job_id)
-        if job is None or (by_user is not None and job.user_id != by_user):
-            raise JobNotFound("You have no job with that id.", detail=f"job={job_id} cancel by {by_user}")
-        if job.state not in OPEN_STATES:
-            raise JobError(f"Job `{job.id}` is already {job.state.value.replace('_', ' ')}.")
-        self._cancelling.add(job.id)
-        try:
-            self.scheduler.remove(job.id)
+        """Cancel a job; ``by_user`` must own it (None: a moderator or the system).
+
+        CANCELLED is written first, checked against the state read in the same transaction; only then
+        is the run stopped, by what that row says: the task that drives it, and the prompt by its id.
+        """
+        async with self.db.transaction():
+            job = await self.jobs.get(job_id)
+            if job is None or (by_user is not None and job.user_id != by_user):
+                raise JobNotFound("You have no job with that id.", detail=f"job={job_id} cancel by {by_user}")
+            if job.state not in OPEN_STATES:
+                raise JobError(f"Job `{job.id}` is already {job.state.value.replace('_', ' ')}.")
+            if job.id in self._finishing:
+                raise JobError(f"Job `{job.id}` has already finished; its result is on the way.")
+            cancelled = await self.jobs.transition(
+                job.id, job.state, JobState.CANCELLED, failure_reason=reason or "Cancelled."
+            )
+            await self._charge_run(job, cancelled)
+        self.scheduler.remove(job.id)
+        self._blocked_since.pop(job.id, None)
+        if job.state in IN_FLIGHT_STATES:
+            await self._stop_run(job)
+        log.info("job=%s cancelled by=%s", job.id, by_user)
+        self._ended(cancelled)
+        return cancelled
+
+    async def _stop_run(self, job: Job) -> None:
+        """Stop a run whose job no longer wants it: its task, and its prompt on the backend."""
+        async with self._gate(job.id):
+            # Holding the gate, no POST /prompt of this job is on the wire, and none can follow:
+            # the runner re-reads the job under the same gate before sending.
             task = self._running.get(job.id)
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            if job.state in IN_FLIGHT_STATES and job.backend is not None:
-                backend = self.pool.get(job.backend)
-                if backend is not None:
-                    await self._runner.stop(job, backend)
-            job = await self.jobs.transition(
-                job.id, OPEN_STATES, JobState.CANCELLED, failure_reason=reason or "Cancelled."
-            )
-        finally:
-            self._cancelling.discard(job.id)
-        log.info("job=%s cancelled by=%s", job.id, by_user)
-        self._ended(job)
-        return job
+        if job.id not in self._running:
+            self._gates.pop(job.id, None)
+        backend = self.pool.get(job.backend or "")
+        if backend is not None:
+            await self._runner.stop(job, backend)
 
     # --- questions ------------------------------------------------------------------------------------
 
@@ -238,6 +354,19 @@ class JobEngine:
                     param, f"no image server offers {value!r} (available: {shown or 'none'})"
                 )
 
+    def _check_runnable(self, template: str) -> None:
+        """Refuse a template that no backend seen so far can run; one that is merely down may return."""
+        known = [b for b in self.pool.backends if b.object_info is not None]
+        if not known or any(b.can_run(template) for b in known):
+            return
+        reasons = sorted({r for b in known for r in b.problems.get(template, [])})
+        log.warning("template %s refused: no backend can run it (%s)", template, "; ".join(reasons))
+        detail = f" ({reasons[0]})" if reasons else ""
+        raise NoCapableBackend(
+            f"None of the image servers can run `/{template}` right now{detail}. "
+            "Please tell the server owner; nothing was queued."
+        )
+
     def _runs_on(self, backend: Backend, item: Waiting) -> bool:
         """Whether ``backend`` can take ``item``: the template, and every backend-provided value."""
         if not backend.can_run(item.template):
@@ -268,9 +397,14 @@ class JobEngine:
                     JobState.DISPATCHED,
                     backend=backend.name,
                     prompt_id=str(uuid.uuid4()),
+                    notice=None,
                 )
             except (IllegalTransition, JobNotFound):
                 continue  # cancelled meanwhile
+            except BaseException:
+                self.scheduler.add(item, front=True)  # still QUEUED in the database: keep its place
+                raise
+            self._blocked_since.pop(job.id, None)
             self._start_run(job, backend)
             return True
         return False
@@ -292,7 +426,7 @@ class JobEngine:
             if len(busy.in_flight) < 2:
                 continue
             for job_id in list(busy.in_flight):
-                if job_id in self._started or job_id in self._cancelling:
+                if job_id in self._started:
                     continue
                 job = await self.jobs.get(job_id)
                 if job is None or job.state is not JobState.DISPATCHED or job.prompt_id is None:
@@ -300,41 +434,77 @@ class JobEngine:
                 if not any(self._runs_on(b, self._waiting(job)) for b in idle):
                     continue
                 if await self._take_back(job, busy):
-                    # A move is not a failed attempt: give the attempt back.
-                    again = await self.jobs.transition(
-                        job.id, JobState.DISPATCHED, JobState.QUEUED, attempts=max(0, job.attempts - 1)
-                    )
                     log.info(
                         "job=%s moved off %s, which was still busy, to an idle backend", job.id, busy.name
                     )
-                    self._enqueue(again, front=True)
                     return True
         return False
 
     async def _take_back(self, job: Job, backend: Backend) -> bool:
-        """Delete a not-yet-started prompt from ``backend`` and stop following it; False if it started."""
+        """Withdraw a dispatched job whose prompt has not started and queue it again in front.
+
+        False (nothing changed) when the prompt started, or when the backend cannot confirm it is gone.
+        """
         assert job.prompt_id is not None
-        http = backend.client.http
-        try:
-            await http.delete_pending([job.prompt_id])
-            if (await http.get_queue()).contains(job.prompt_id) or await http.get_history(job.prompt_id):
+        async with self._gate(job.id):
+            if job.id in self._submitted:
+                http = backend.client.http
+                try:
+                    await http.delete_pending([job.prompt_id])
+                    if (await http.get_queue()).contains(job.prompt_id) or await http.get_history(
+                        job.prompt_id
+                    ):
+                        return False
+                except ComfyError:
+                    return False
+            if job.id in self._started:
                 return False
-        except ComfyError:
-            return False
-        if job.id in self._started:
-            return False
-        task = self._running.get(job.id)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            try:
+                # A move is not a failed attempt: give the attempt back.
+                again = await self.jobs.transition(
+                    job.id, JobState.DISPATCHED, JobState.QUEUED, attempts=max(0, job.attempts - 1)
+                )
+            except IllegalTransition:
+                return False
+            task = self._running.get(job.id)
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._enqueue(again, front=True)
+        self._publish(again)
         return True
+
+    @asynccontextmanager
+    async def _gate(self, job_id: str) -> AsyncIterator[None]:
+        """Serialises sending a job's prompt with withdrawing it (cancel, move)."""
+        lock = self._gates.setdefault(job_id, asyncio.Lock())
+        async with lock:
+            yield
+
+    @asynccontextmanager
+    async def _submit_guard(self, job: Job) -> AsyncIterator[None]:
+        """Around ``POST /prompt``: send only if the stored job still waits for exactly this prompt."""
+        async with self._gate(job.id):
+            current = await self.jobs.get(job.id)
+            if (
+                current is None
+                or current.state is not JobState.DISPATCHED
+                or current.prompt_id != job.prompt_id
+            ):
+                raise SubmissionWithdrawn(job.id)
+            try:
+                yield
+            finally:
+                self._submitted.add(job.id)  # even a failed POST may have reached the server
 
     def _start_run(self, job: Job, backend: Backend, *, attach: bool = False) -> None:
         backend.in_flight.add(job.id)
+        if attach:
+            self._submitted.add(job.id)
         log.info("job=%s prompt_id=%s dispatched to %s", job.id, job.prompt_id, backend.name)
         self._publish(job)
-        self._running[job.id] = asyncio.create_task(self._run(job, backend, attach), name=f"job-{job.id}")
+        self._running[job.id] = self.supervisor.spawn(self._run(job, backend, attach), name=f"job-{job.id}")
 
     async def _run(self, job: Job, backend: Backend, attach: bool) -> None:
         try:
@@ -350,65 +520,119 @@ class JobEngine:
                     detail=f"runner crash ref={reference}",
                 )
             )
+            await self._runner.stop(job, backend)
         finally:
             backend.in_flight.discard(job.id)
             self._running.pop(job.id, None)
             self._started.discard(job.id)
+            self._submitted.discard(job.id)
+            self._gates.pop(job.id, None)
             self.pool.notify()
-        await self._settle(job, backend, outcome)
+        try:
+            await self._settle(job, backend, outcome)
+        finally:
+            self._finishing.discard(job.id)
 
     async def _settle(self, job: Job, backend: Backend, outcome: RunOutcome) -> None:
-        """Decide what a finished run means for the job, and persist it."""
-        in_flight = (JobState.DISPATCHED, JobState.RUNNING)
-        try:
-            if outcome.error is None and not outcome.timed_out and outcome.outputs:
+        """Persist what a finished run means for the job, retrying until the database takes it.
+
+        The run's slot is already free; until this is stored the job stays in flight in the database,
+        which recovery would re-attach after a restart, so retrying here loses nothing.
+        """
+        failures = 0
+        while True:
+            try:
+                await self._settle_once(job, backend, outcome)
+                return
+            except IllegalTransition:
+                log.info("job=%s changed state while its run ended (cancelled?)", job.id)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                failures += 1
+                reference = secrets.token_hex(4)
+                log.exception(
+                    "job=%s could not record the end of its run (try %d) ref=%s", job.id, failures, reference
+                )
+                await asyncio.sleep(min(30.0, 0.05 * 2**failures))
+
+    async def _settle_once(self, job: Job, backend: Backend, outcome: RunOutcome) -> None:
+        if outcome.error is None and not outcome.timed_out and outcome.outputs:
+            async with self.db.transaction():
+                before = await self.jobs.require(job.id)
                 await self.outputs.add_many(job.id, outcome.outputs)
-                done = await self.jobs.transition(job.id, in_flight, JobState.SUCCEEDED)
-                self.durations.observe(job.template, backend.name, outcome.seconds)
-                log.info("job=%s succeeded on %s in %.1fs", job.id, backend.name, outcome.seconds)
-                self._publish(done)
-                self._to_deliver.put_nowait(done.id)
-            elif outcome.retryable and job.attempts < self.limits.max_attempts:
-                log.warning(
-                    "job=%s attempt %d on %s failed (%s); queued again",
-                    job.id,
-                    job.attempts,
-                    backend.name,
-                    outcome.error,
+                done = await self.jobs.transition(job.id, IN_FLIGHT, JobState.SUCCEEDED)
+                await self._charge_run(before, done)
+            self.durations.observe(job.template, backend.name, outcome.seconds)
+            log.info("job=%s succeeded on %s in %.1fs", job.id, backend.name, outcome.seconds)
+            self._publish(done)
+            self.deliverer.request(done.id)
+        elif outcome.retryable and job.attempts < self.limits.max_attempts:
+            log.warning(
+                "job=%s attempt %d on %s failed (%s); queued again",
+                job.id,
+                job.attempts,
+                backend.name,
+                outcome.error,
+            )
+            async with self.db.transaction():
+                before = await self.jobs.require(job.id)
+                again = await self.jobs.transition(
+                    job.id, IN_FLIGHT, JobState.QUEUED, notice=retry_notice(outcome.error)
                 )
-                again = await self.jobs.transition(job.id, in_flight, JobState.QUEUED)
-                self._enqueue(again, front=True)
-                self._publish(again)
-            else:
-                reason = user_reason(
-                    outcome.error, timed_out=outcome.timed_out, max_runtime=self.limits.max_runtime
-                )
-                log.info("job=%s failed: %s", job.id, outcome.error or reason)
-                failed = await self.jobs.transition(job.id, in_flight, JobState.FAILED, failure_reason=reason)
-                self._ended(failed)
-        except IllegalTransition:
-            log.info("job=%s changed state while its run ended (cancelled?)", job.id)
+                await self._charge_run(before, again)
+            if isinstance(outcome.error, BackendUnavailable) and job.prompt_id is not None:
+                backend.abandoned.add(job.prompt_id)  # stop it there if that server comes back
+            self._enqueue(again, front=True)
+            self._publish(again)
+        else:
+            reason = user_reason(
+                outcome.error, timed_out=outcome.timed_out, max_runtime=self.limits.max_runtime
+            )
+            log.info("job=%s failed: %s", job.id, outcome.error or reason)
+            async with self.db.transaction():
+                before = await self.jobs.require(job.id)
+                failed = await self.jobs.transition(job.id, IN_FLIGHT, JobState.FAILED, failure_reason=reason)
+                await self._charge_run(before, failed)
+            self._ended(failed)
+
+    async def _charge_run(self, before: Job, after: Job) -> None:
+        """Count the time an attempt executed (RUNNING in ``before`` until the move to ``after``) against
+        the member's daily GPU quota. Called in the transaction that ends the attempt: charged once."""
+        if before.state is JobState.RUNNING and before.started_at is not None:
+            seconds = max(0.0, after.updated_at - before.started_at)
+            day = utc_day(after.updated_at)
+            await self.quotas.add_usage(before.guild_id, before.user_id, day, gpu_seconds=seconds)
 
     # --- progress -------------------------------------------------------------------------------------
 
-    def _mark_running(self, job: Job) -> None:
+    async def _mark_running(self, job: Job) -> Job:
+        """ComfyUI began executing: store RUNNING before any progress about the job is published."""
         self._started.add(job.id)
-        task = asyncio.create_task(self._persist_running(job))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _persist_running(self, job: Job) -> None:
+        if job.state is JobState.RUNNING:
+            return job  # re-attached after a restart
         try:
             running = await self.jobs.transition(job.id, JobState.DISPATCHED, JobState.RUNNING)
         except IllegalTransition:
-            return
+            return job
+        except Exception:
+            # RUNNING is bookkeeping: the end of the run moves the job from DISPATCHED just as well.
+            log.exception("job=%s could not store that it is running", job.id)
+            return job
         self._publish(running)
+        return running
+
+    def _completed(self, job: Job, success: bool) -> None:
+        if success:
+            self._finishing.add(job.id)  # from now on a cancel would only throw a finished result away
 
     def _publish_progress(self, job: Job, progress: Progress) -> None:
         elapsed = None if job.started_at is None else self._clock() - job.started_at
         self.updates.publish(
             JobUpdate(
                 job=job,
+                seq=next(self._seq),
                 backend=job.backend,
                 node=progress.node,
                 step=progress.step,
@@ -421,12 +645,13 @@ class JobEngine:
         )
 
     def _publish(self, job: Job) -> None:
-        update = JobUpdate(job=job, backend=job.backend)
+        update = JobUpdate(job=job, seq=next(self._seq), backend=job.backend)
         if job.state is JobState.QUEUED:
             place = self.position(job.id)
             if place is not None:
                 update = JobUpdate(
                     job=job,
+                    seq=update.seq,
                     position=place[0],
                     eta_seconds=place[1],
                     waiting_reason=self.pool.why_waiting(job.template),
@@ -436,80 +661,52 @@ class JobEngine:
     def _ended(self, job: Job) -> None:
         """A job ended without results: publish it and make sure the member hears why."""
         self._publish(job)
-        self._to_deliver.put_nowait(job.id)
+        self.deliverer.request(job.id)
 
-    # --- delivery -------------------------------------------------------------------------------------
+    # --- jobs no backend can run -----------------------------------------------------------------------
 
-    async def _delivery_loop(self) -> None:
-        """Deliver several jobs at once (Discord's limits are per channel), each job by one task only."""
-        slots = asyncio.Semaphore(self.limits.parallel_deliveries)
+    async def _expiry_loop(self) -> None:
+        interval = min(30.0, max(0.05, self.limits.max_blocked_wait / 10))
         while True:
-            job_id = await self._to_deliver.get()
-            if job_id in self._delivering:
-                continue  # the delivery under way reads the latest state when it runs
-            self._delivering.add(job_id)
-            await slots.acquire()
-            task = asyncio.create_task(self._deliver_one(job_id, slots), name=f"deliver-{job_id}")
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            await self.expire_blocked()
+            await asyncio.sleep(interval)
 
-    async def _deliver_one(self, job_id: str, slots: asyncio.Semaphore) -> None:
-        try:
-            await self._deliver(job_id)
-            self._delivery_failures.pop(job_id, None)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # The job stays SUCCEEDED (or un-notified) in the database; it is retried on restart
-            # and after a short pause here.
-            failures = self._delivery_failures.get(job_id, 0) + 1
-            self._delivery_failures[job_id] = failures
-            # Back off (5 s, 10 s, ... up to 10 min): a lost permission or a long Discord outage should
-            # not be hammered, and the results wait safely in the spool until it can be posted.
-            delay = min(600.0, 5.0 * 2 ** (failures - 1))
-            log.exception("job=%s delivery failed (%d time(s)); next try in %.0fs", job_id, failures, delay)
-            self._retry_later(job_id, delay)
-        finally:
-            self._delivering.discard(job_id)
-            slots.release()
-
-    def _retry_later(self, job_id: str, delay: float) -> None:
-        async def again() -> None:
-            await asyncio.sleep(delay)
-            self._to_deliver.put_nowait(job_id)
-
-        task = asyncio.create_task(again())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _deliver(self, job_id: str) -> None:
-        if self._sink is None:
-            return
-        job = await self.jobs.require(job_id)
-        if job.state is JobState.SUCCEEDED:
-            receipt = await self._sink.deliver(job, await self.outputs.list_for_job(job.id))
-            await self._record(job, DeliveryKind.RESULT, receipt)
-            delivered = await self.jobs.transition(job.id, JobState.SUCCEEDED, JobState.DELIVERED)
-            log.info("job=%s delivered", job.id)
-            self.updates.publish(JobUpdate(job=delivered))
-        elif job.ends_with_notice and not await self.deliveries.was_delivered(job.id, DeliveryKind.STATUS):
-            receipt = await self._sink.notify_end(job)
-            await self._record(job, DeliveryKind.STATUS, receipt)
-
-    async def _record(self, job: Job, kind: DeliveryKind, receipt: Receipt) -> None:
-        await self.deliveries.record_delivery(
-            job.id, kind, channel_id=receipt.channel_id, message_ids=list(receipt.message_ids)
-        )
+    async def expire_blocked(self) -> list[str]:
+        """End queued jobs that no working backend has been able to run for ``max_blocked_wait``."""
+        now = self._clock()
+        expired = []
+        for item in list(self.scheduler.waiting()):
+            if any(b.healthy and self._runs_on(b, item) for b in self.pool.backends):
+                self._blocked_since.pop(item.job_id, None)
+                continue
+            since = self._blocked_since.setdefault(item.job_id, now)
+            if now - since < self.limits.max_blocked_wait:
+                continue
+            why = self.pool.why_waiting(item.template) or "no image server could take it"
+            minutes = max(1, round(self.limits.max_blocked_wait / 60))
+            reason = (
+                f"No image server could run this job for {minutes} minute(s), so it was stopped. "
+                f"{why.split(';')[0]}. Please try again later."
+            )
+            try:
+                failed = await self.jobs.transition(
+                    item.job_id, JobState.QUEUED, JobState.FAILED, failure_reason=reason
+                )
+            except IllegalTransition:
+                continue
+            self.scheduler.remove(item.job_id)
+            self._blocked_since.pop(item.job_id, None)
+            log.info("job=%s ended: waited %.0fs with no backend able to run it", item.job_id, now - since)
+            self._ended(failed)
+            expired.append(item.job_id)
+        return expired
 
     # --- retention -------------------------------------------------------------------------------------
 
     async def _janitor_loop(self) -> None:
         interval = min(600.0, max(1.0, self.limits.retention_seconds / 4))
         while True:
-            try:
-                await self.sweep_spool()
-            except Exception:
-                log.exception("spool clean-up failed")
+            await self.sweep_spool()
             await asyncio.sleep(interval)
 
     async def sweep_spool(self) -> list[str]:
@@ -536,10 +733,10 @@ class JobEngine:
                 self._start_run(job, backend, attach=True)
         succeeded = await self.jobs.list_by_state(JobState.SUCCEEDED)
         for job in succeeded:
-            self._to_deliver.put_nowait(job.id)
+            self.deliverer.request(job.id)
         unnotified = await self.jobs.list_unnotified()
         for job in unnotified:
-            self._to_deliver.put_nowait(job.id)
+            self.deliverer.request(job.id)
         log.info(
             "recovered: %d queued, %d in flight, %d to deliver, %d to notify",
             len(queued),

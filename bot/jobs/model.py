@@ -81,6 +81,8 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
     status_message: MessageRef | None = field(default=None)
+    notice: str | None = None
+    """The latest word for the member about a job still on its way (e.g. why it started over)."""
 
     @property
     def is_terminal(self) -> bool:
@@ -104,6 +106,7 @@ class JobChanges(TypedDict, total=False):
     started_at: float | None
     finished_at: float | None
     status_message: MessageRef | None
+    notice: str | None
 
 
 def new_job(
@@ -169,6 +172,7 @@ def advance(
         auto["started_at"] = None
     if target in FINISHED_STATES:
         auto["finished_at"] = now
+        auto["notice"] = None  # what was said on the way no longer matters once the job ended
     auto.update(changes)
     return dataclasses.replace(job, state=target, updated_at=now, **auto)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.jobs.model import DEFAULT_LANE
+from bot.moderation.limits import Limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,9 @@ class JobRequest:
     needs_review: bool = False
     request_id: str | None = None
     """Where the request came from (a Discord interaction id): submitting it twice makes one job."""
+    limits: Limits | None = None
+    """The member's limits (queue, cooldown, daily quotas) from the moderation policy, checked in the
+    transaction that stores the job; None for requests no policy governs (the CLI)."""
 
 
 class JobPlanner(Protocol):

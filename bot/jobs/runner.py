@@ -7,15 +7,18 @@ the rules about what happens next (retry elsewhere, fail, cancel) live in one pl
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from PIL import Image
 
 from bot.comfy import (
+    Completed,
     ConnectionLost,
     Finished,
     NodeExecuting,
@@ -58,7 +61,10 @@ class Progress:
 
 @dataclass(frozen=True, slots=True)
 class RunOutcome:
-    """How a run ended. Exactly one of ``outputs`` (success) or ``error`` is set."""
+    """How a run ended. Exactly one of ``outputs`` (success) or ``error`` is set.
+
+    ``seconds`` is the whole attempt, uploads and waiting inside ComfyUI included.
+    """
 
     outputs: tuple[OutputRef, ...] = ()
     error: ComfyError | None = None
@@ -80,17 +86,27 @@ class JobRunner:
         *,
         max_runtime: float,
         reconnect_grace: float = 30.0,
-        on_started: Callable[[Job], object],
+        on_started: Callable[[Job], Awaitable[Job]],
         on_progress: Callable[[Job, Progress], None],
+        on_completed: Callable[[Job, bool], None] = lambda job, success: None,
+        submit_guard: Callable[[Job], AbstractAsyncContextManager[object]] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        probe_timeout: float = 5.0,
     ) -> None:
+        """``on_started`` persists that ComfyUI began executing and returns the job as stored; it is
+        awaited, so no progress about the job can be published before its RUNNING state.
+        ``on_completed(job, success)`` hears the server's verdict before the outputs are collected.
+        ``submit_guard(job)`` is entered around ``POST /prompt`` (the engine re-checks the job there)."""
         self._planner = planner
         self._spool = spool
         self._max_runtime = max_runtime
         self._grace = reconnect_grace
         self._on_started = on_started
         self._on_progress = on_progress
+        self._on_completed = on_completed
+        self._submit_guard = submit_guard
         self._monotonic = monotonic
+        self._probe_timeout = probe_timeout
 
     async def run(self, job: Job, backend: Backend, *, attach: bool = False) -> RunOutcome:
         """Run (or, after a restart, re-attach to) ``job`` on ``backend``; never raises ComfyError."""
@@ -99,7 +115,7 @@ class JobRunner:
             outputs = await self._run(job, backend, attach)
         except TimeoutError:
             await self.stop(job, backend)
-            return RunOutcome(error=None, timed_out=True, seconds=self._monotonic() - started)
+            return RunOutcome(timed_out=True, seconds=self._monotonic() - started)
         except ComfyError as exc:
             return RunOutcome(error=exc, seconds=self._monotonic() - started)
         return RunOutcome(outputs=outputs, seconds=self._monotonic() - started)
@@ -125,37 +141,56 @@ class JobRunner:
                 prompt_id=job.prompt_id,
                 output_nodes=plan.output_nodes,
                 extra_data={"comfycord_job": job.id},
+                submit_guard=None
+                if self._submit_guard is None
+                else functools.partial(self._submit_guard, job),
             )
         images: tuple[OutputImage, ...] = ()
         progress = Progress()
         async with asyncio.timeout(None) as deadline:
-            async for event in self._with_grace(aiter(run)):
+            async for event in self._with_grace(aiter(run), backend):
                 if isinstance(event, Started):
                     # The run-time limit counts from the moment ComfyUI starts the job, not from
                     # when it began to wait behind the prompt before it.
                     deadline.reschedule(asyncio.get_running_loop().time() + self._max_runtime)
-                    self._on_started(job)
+                    job = await self._on_started(job)
+                elif isinstance(event, Completed):
+                    self._on_completed(job, event.success)
                 elif isinstance(event, Finished):
                     images = event.images
                 elif self._track(event, progress):
                     self._on_progress(job, progress)
         return await self._store(job, images)
 
-    async def _with_grace(self, events: AsyncIterator[RunEvent]) -> AsyncIterator[RunEvent]:
-        """Pass events through; after a dropped socket, give the backend ``grace`` seconds to return."""
+    async def _with_grace(self, events: AsyncIterator[RunEvent], backend: Backend) -> AsyncIterator[RunEvent]:
+        """Pass events through. After a dropped socket, give the backend ``grace`` seconds to return,
+        unless it does not answer over HTTP either: then it is gone, and waiting only delays the job."""
         waiting_since_drop = False
         while True:
             try:
                 if waiting_since_drop:
-                    event = await asyncio.wait_for(anext(events), self._grace)
+                    async with asyncio.timeout(self._grace):
+                        event = await anext(events)
                 else:
                     event = await anext(events)
             except StopAsyncIteration:
                 return
             except TimeoutError:
-                raise BackendUnavailable("backend", f"no reconnect within {self._grace:g}s") from None
+                raise BackendUnavailable(backend.name, f"no reconnect within {self._grace:g}s") from None
             waiting_since_drop = isinstance(event, ConnectionLost)
+            if waiting_since_drop:
+                await self._check_alive(backend)
             yield event
+
+    async def _check_alive(self, backend: Backend) -> None:
+        """Raise BackendUnavailable at once when the server does not answer HTTP either."""
+        try:
+            async with asyncio.timeout(self._probe_timeout):
+                await backend.client.http.system_stats()
+        except (TimeoutError, BackendUnavailable) as exc:
+            raise BackendUnavailable(backend.name, f"websocket dropped and HTTP failed too ({exc})") from None
+        except ComfyError:
+            pass  # it answers, if strangely: give it the grace period to reconnect
 
     @staticmethod
     def _track(event: RunEvent, progress: Progress) -> bool:

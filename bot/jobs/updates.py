@@ -18,12 +18,20 @@ from bot.jobs.states import TERMINAL_STATES, JobState
 
 log = logging.getLogger(__name__)
 
+SEEN_JOBS = 10_000
+"""How many jobs a mailbox remembers the latest sequence number of (the oldest are forgotten)."""
+
 
 @dataclass(frozen=True, slots=True)
 class JobUpdate:
-    """A snapshot of where a job is, for display. ``job`` is the persisted record."""
+    """A snapshot of where a job is, for display. ``job`` is the persisted record.
+
+    ``seq`` orders updates as the engine produced them (one counter for all jobs; 0: not from the
+    engine); whoever shows updates must never show one older than what it already showed of that job.
+    """
 
     job: Job
+    seq: int = 0
     position: int | None = None
     eta_seconds: float | None = None
     waiting_reason: str | None = None
@@ -52,9 +60,20 @@ class Mailbox:
         self._latest: OrderedDict[str, JobUpdate] = OrderedDict()
         self._finals: list[JobUpdate] = []
         self._ready = asyncio.Event()
+        self._seen: OrderedDict[str, int] = OrderedDict()
         self.replaced = 0
+        self.stale = 0
 
     def put(self, update: JobUpdate) -> None:
+        job_id = update.job.id
+        if update.seq:
+            if update.seq <= self._seen.get(job_id, 0):
+                self.stale += 1  # produced before something this mailbox already has
+                return
+            self._seen[job_id] = update.seq
+            self._seen.move_to_end(job_id)
+            if len(self._seen) > SEEN_JOBS:
+                self._seen.popitem(last=False)
         if update.is_final:
             self._latest.pop(update.job.id, None)
             self._finals.append(update)

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Final
 
+from bot.moderation.durations import human_duration
+
 DEFAULT_LANE: Final = "default"
 PRIORITY_LANE: Final = "priority"
 LANES: Final = (PRIORITY_LANE, DEFAULT_LANE)
@@ -83,3 +85,56 @@ def next_reset(now: float) -> float:
     """When the quota day after ``now`` starts (a UNIX timestamp)."""
     tomorrow = utc_day(now) + dt.timedelta(days=1)
     return dt.datetime.combine(tomorrow, dt.time(), dt.UTC).timestamp()
+
+
+@dataclass(frozen=True, slots=True)
+class LimitRefusal:
+    """Why a member's request goes over one of their limits; ``rule`` names it for logs and audit."""
+
+    rule: str
+    message: str
+    retry_after: float | None = None
+
+
+def check_limits(
+    limits: Limits,
+    *,
+    open_jobs: int,
+    last_job_at: float | None,
+    jobs_today: int,
+    gpu_seconds_today: float,
+    now: float,
+) -> LimitRefusal | None:
+    """The one check of a member's limits; the job engine runs it in the transaction that stores the job.
+
+    ``open_jobs`` are the member's jobs waiting or running, ``last_job_at`` when they last asked for one,
+    the two ``today`` figures their usage of the current UTC day.
+    """
+    if limits.max_queued and open_jobs >= limits.max_queued:
+        return LimitRefusal(
+            "queue_limit",
+            f"You already have {open_jobs} job(s) waiting or running (the limit is "
+            f"{limits.max_queued}). Wait for one to finish or cancel one, then try again.",
+        )
+    if limits.cooldown_seconds and last_job_at is not None:
+        wait = last_job_at + limits.cooldown_seconds - now
+        if wait > 0:
+            return LimitRefusal(
+                "cooldown", f"Please wait {human_duration(wait)} before your next request.", wait
+            )
+    reset_in = next_reset(now) - now
+    if limits.daily_jobs and jobs_today >= limits.daily_jobs:
+        return LimitRefusal(
+            "daily_jobs",
+            f"You've used all {limits.daily_jobs} of your jobs for today. "
+            f"The quota resets at 00:00 UTC, in {human_duration(reset_in)}.",
+            reset_in,
+        )
+    if limits.daily_gpu_seconds and gpu_seconds_today >= limits.daily_gpu_seconds:
+        return LimitRefusal(
+            "daily_gpu",
+            f"You've used all {limits.daily_gpu_seconds} GPU seconds of your quota for today. "
+            f"It resets at 00:00 UTC, in {human_duration(reset_in)}.",
+            reset_in,
+        )
+    return None

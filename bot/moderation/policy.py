@@ -8,8 +8,11 @@ the first that refuses wins, so a member always hears the most fundamental probl
 2. where and by whom: the channel allow-list, the template's channels and roles, NSFW templates
    only in age-restricted channels;
 3. the prompt filters (block);
-4. limits: jobs waiting at once, the cooldown, the daily job and GPU-second quotas;
-5. review: filter-flagged prompts, new members, or everyone, depending on the review mode.
+4. review: filter-flagged prompts, new members, or everyone, depending on the review mode.
+
+The member's limits (jobs waiting at once, the cooldown, the daily job and GPU-second quotas) are part
+of the decision (``Decision.limits``) but are checked by the job engine with ``check_limits``, in the
+very transaction that stores the job: checked here, two quick requests could both pass.
 
 Moderators are exempt (when ``moderators_exempt`` is on) from the channel and role restrictions,
 limits and review, but never from bans, blocked terms or the age-restricted channel rule.
@@ -24,18 +27,14 @@ from enum import StrEnum
 
 from bot.moderation.durations import human_duration
 from bot.moderation.filters import ALLOWED, FilterAction, FilterVerdict, check_texts
-from bot.moderation.limits import DAY, Limits, next_reset, utc_day
+from bot.moderation.limits import DAY, Limits
 from bot.moderation.settings import GuildPolicy, ReviewMode
-from bot.storage import Ban, BanRepository, QuotaRepository, Usage
+from bot.storage import Ban, BanRepository
 
 
 @dataclass(frozen=True, slots=True)
 class RequestContext:
-    """What is known about one request, as plain data (times are UNIX timestamps).
-
-    ``queued_jobs`` is how many of the member's jobs are waiting or running; ``last_job_at`` when they
-    last asked for one: the caller counts both from the job table.
-    """
+    """What is known about one request, as plain data (times are UNIX timestamps)."""
 
     guild_id: int | None
     channel_id: int
@@ -48,8 +47,6 @@ class RequestContext:
     is_moderator: bool = False
     account_created_at: float | None = None
     member_joined_at: float | None = None
-    queued_jobs: int = 0
-    last_job_at: float | None = None
 
 
 class Outcome(StrEnum):
@@ -81,7 +78,10 @@ class Rule(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """The policy's answer: ``message`` is for the member (what to change), empty when allowed."""
+    """The policy's answer: ``message`` is for the member (what to change), empty when allowed.
+
+    ``limits`` are what the job engine enforces when it stores the job (all 0 for an exempt moderator).
+    """
 
     outcome: Outcome
     lane: str
@@ -89,8 +89,6 @@ class Decision:
     rule: Rule | None = None
     message: str = ""
     verdict: FilterVerdict = ALLOWED
-    retry_after: float | None = None
-    """Seconds until asking again can succeed (cooldown, quotas), when that is known."""
 
     @property
     def allowed(self) -> bool:
@@ -108,22 +106,15 @@ class Decision:
         return self.outcome is Outcome.REFUSE
 
 
-def decide(
-    ctx: RequestContext,
-    policy: GuildPolicy,
-    now: float,
-    *,
-    ban: Ban | None = None,
-    usage: Usage | None = None,
-) -> Decision:
-    """The pure policy: ``ban`` is the member's ban here (if any), ``usage`` today's usage."""
+def decide(ctx: RequestContext, policy: GuildPolicy, now: float, *, ban: Ban | None = None) -> Decision:
+    """The pure policy: ``ban`` is the member's ban here (if any)."""
     limits = policy.limits_for(ctx.role_ids)
     exempt = ctx.is_moderator and policy.moderators_exempt
+    if exempt:
+        limits = Limits(lane=limits.lane)
 
-    def refuse(
-        rule: Rule, message: str, *, verdict: FilterVerdict = ALLOWED, retry: float | None = None
-    ) -> Decision:
-        return Decision(Outcome.REFUSE, limits.lane, limits, rule, message, verdict, retry)
+    def refuse(rule: Rule, message: str, *, verdict: FilterVerdict = ALLOWED) -> Decision:
+        return Decision(Outcome.REFUSE, limits.lane, limits, rule, message, verdict)
 
     if ban is not None and ban.active_at(now):
         return refuse(Rule.BANNED, _ban_message(ban, now))
@@ -140,12 +131,6 @@ def decide(
     if verdict.action is FilterAction.BLOCK:
         return refuse(Rule.FILTER_BLOCK, verdict.reason_for_user, verdict=verdict)
 
-    if not exempt:
-        limited = _limit_refusal(ctx, limits, usage or Usage(), now)
-        if limited is not None:
-            rule, message, retry = limited
-            return refuse(rule, message, verdict=verdict, retry=retry)
-
     review = None if exempt else _review_rule(ctx, policy, verdict, now)
     if review is Rule.REVIEW_DISABLED:
         message = (
@@ -159,18 +144,9 @@ def decide(
     return Decision(Outcome.ALLOW, limits.lane, limits, verdict=verdict)
 
 
-async def evaluate(
-    ctx: RequestContext,
-    policy: GuildPolicy,
-    now: float,
-    *,
-    bans: BanRepository,
-    quotas: QuotaRepository,
-) -> Decision:
-    """``decide`` with the member's ban and today's usage read from storage."""
-    ban = await bans.active_ban(ctx.guild_id, ctx.user_id)
-    usage = await quotas.get_usage(ctx.guild_id, ctx.user_id, utc_day(now))
-    return decide(ctx, policy, now, ban=ban, usage=usage)
+async def evaluate(ctx: RequestContext, policy: GuildPolicy, now: float, *, bans: BanRepository) -> Decision:
+    """``decide`` with the member's ban read from storage."""
+    return decide(ctx, policy, now, ban=await bans.active_ban(ctx.guild_id, ctx.user_id))
 
 
 def is_new_member(ctx: RequestContext, policy: GuildPolicy, now: float) -> bool:
@@ -212,44 +188,6 @@ def _where_refusal(ctx: RequestContext, policy: GuildPolicy) -> tuple[Rule, str]
     if roles and not roles & ctx.role_ids:
         shown = ", ".join(f"<@&{r}>" for r in sorted(roles)[:5])
         return Rule.TEMPLATE_ROLE, f"`/{ctx.template}` needs one of these roles: {shown}."
-    return None
-
-
-def _limit_refusal(
-    ctx: RequestContext, limits: Limits, usage: Usage, now: float
-) -> tuple[Rule, str, float | None] | None:
-    if limits.max_queued and ctx.queued_jobs >= limits.max_queued:
-        return (
-            Rule.QUEUE_LIMIT,
-            (
-                f"You already have {ctx.queued_jobs} job(s) waiting or running (the limit is "
-                f"{limits.max_queued}). Wait for one to finish or cancel one, then try again."
-            ),
-            None,
-        )
-    if limits.cooldown_seconds and ctx.last_job_at is not None:
-        wait = ctx.last_job_at + limits.cooldown_seconds - now
-        if wait > 0:
-            return Rule.COOLDOWN, f"Please wait {human_duration(wait)} before your next request.", wait
-    reset_in = next_reset(now) - now
-    if limits.daily_jobs and usage.jobs >= limits.daily_jobs:
-        return (
-            Rule.DAILY_JOBS,
-            (
-                f"You've used all {limits.daily_jobs} of your jobs for today. "
-                f"The quota resets at 00:00 UTC, in {human_duration(reset_in)}."
-            ),
-            reset_in,
-        )
-    if limits.daily_gpu_seconds and usage.gpu_seconds >= limits.daily_gpu_seconds:
-        return (
-            Rule.DAILY_GPU,
-            (
-                f"You've used all {limits.daily_gpu_seconds} GPU seconds of your quota for today. "
-                f"It resets at 00:00 UTC, in {human_duration(reset_in)}."
-            ),
-            reset_in,
-        )
     return None
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from bot.moderation import audit as audit_log
-from bot.moderation.limits import utc_day
 from bot.moderation.policy import Decision, RequestContext, Rule, evaluate
 from bot.moderation.settings import GuildPolicy
 from bot.moderation.store import PolicyStore, SettingChange
@@ -16,7 +15,6 @@ from bot.storage import (
     Database,
     GuildSettingsRepository,
     QuotaRepository,
-    Usage,
 )
 
 log = logging.getLogger(__name__)
@@ -37,25 +35,13 @@ class ModerationService:
 
     async def evaluate(self, ctx: RequestContext, now: float) -> Decision:
         """Decide on a request; filter blocks go to the audit trail here, since no job will exist."""
-        decision = await evaluate(
-            ctx, await self.policy(ctx.guild_id), now, bans=self.bans, quotas=self.quotas
-        )
+        decision = await evaluate(ctx, await self.policy(ctx.guild_id), now, bans=self.bans)
         if decision.rule is Rule.FILTER_BLOCK:
             log.info(
                 "guild=%s user=%s blocked by filter in %s", ctx.guild_id, ctx.user_id, decision.verdict.param
             )
             await audit_log.record_filter_block(self.audit, ctx, decision.verdict)
         return decision
-
-    async def charge_job(self, guild_id: int | None, user_id: int, now: float) -> Usage:
-        """Count one accepted job against today's quota (call it when the job is stored)."""
-        return await self.quotas.add_usage(guild_id, user_id, utc_day(now), jobs=1)
-
-    async def charge_gpu_seconds(
-        self, guild_id: int | None, user_id: int, seconds: float, now: float
-    ) -> Usage:
-        """Count GPU time against the quota of the day the run ended."""
-        return await self.quotas.add_usage(guild_id, user_id, utc_day(now), gpu_seconds=max(0.0, seconds))
 
     async def ban(
         self,

@@ -7,7 +7,7 @@ outside the host unless the owner says so (METRICS_HOST).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
@@ -32,10 +32,14 @@ class MetricsServer:
         gateway_connected: Callable[[], bool],
         port: int,
         host: str = "127.0.0.1",
+        checks: Callable[[], Awaitable[list[str]]] | None = None,
     ) -> None:
+        """``checks()`` adds what else is wrong: a background loop that is down, a database that does
+        not answer (see App.health)."""
         self._metrics = metrics
         self._pool = pool
         self._gateway_connected = gateway_connected
+        self._checks = checks
         self._host = host
         self._port = port
         self._runner: web.AppRunner | None = None
@@ -56,8 +60,19 @@ class MetricsServer:
             problems.append(NO_BACKEND)
         return problems
 
-    async def _healthz(self, request: web.Request) -> web.Response:
+    async def all_problems(self) -> list[str]:
+        """``problems()`` and whatever ``checks()`` finds."""
         problems = self.problems()
+        if self._checks is not None:
+            try:
+                problems += await self._checks()
+            except Exception:
+                log.exception("health checks failed")
+                problems.append("health checks failed")
+        return problems
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        problems = await self.all_problems()
         if problems:
             return web.Response(status=503, text="\n".join(problems) + "\n")
         return web.Response(text="ok\n")
@@ -110,7 +125,12 @@ class MetricsServer:
 
 
 def metrics_server_for(
-    settings: Settings, metrics: Metrics, *, pool: PoolView, gateway_connected: Callable[[], bool]
+    settings: Settings,
+    metrics: Metrics,
+    *,
+    pool: PoolView,
+    gateway_connected: Callable[[], bool],
+    checks: Callable[[], Awaitable[list[str]]] | None = None,
 ) -> MetricsServer | None:
     """The server METRICS_PORT/METRICS_HOST ask for, or None when METRICS_PORT is unset (the default)."""
     if settings.metrics_port is None:
@@ -121,4 +141,5 @@ def metrics_server_for(
         gateway_connected=gateway_connected,
         port=settings.metrics_port,
         host=settings.metrics_host,
+        checks=checks,
     )

@@ -57,6 +57,21 @@ class DeliveryRepository:
         """Whether ``kind`` was already delivered for the job."""
         return await self.get(job_id, kind) is not None
 
+    async def record_part(self, job_id: str, part: int, *, channel_id: int, message_id: int) -> None:
+        """Remember that extra message ``part`` (2, 3, ...) of a job's delivery was posted."""
+        await self._db.execute(
+            "INSERT INTO delivery_parts (job_id, part, channel_id, message_id, posted_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (job_id, part) DO NOTHING",
+            (job_id, part, channel_id, message_id, self._db.clock()),
+        )
+
+    async def parts(self, job_id: str) -> dict[int, int]:
+        """The extra messages of a job's delivery already posted: {part: message id}."""
+        rows = await self._db.fetch_all(
+            "SELECT part, message_id FROM delivery_parts WHERE job_id = ? ORDER BY part", (job_id,)
+        )
+        return {int(row[0]): int(row[1]) for row in rows}
+
     async def list_for_job(self, job_id: str) -> list[Delivery]:
         """Every delivery of one job, oldest first."""
         rows = await self._db.fetch_all(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Unpack
 
@@ -24,10 +25,10 @@ from bot.storage.errors import StorageError
 _INSERT_JOB = """
 INSERT INTO jobs (id, guild_id, channel_id, user_id, template, params, state, lane, backend, prompt_id,
                   attempts, failure_reason, created_at, updated_at, started_at, finished_at,
-                  status_channel_id, status_message_id)
+                  status_channel_id, status_message_id, notice)
 VALUES (:id, :guild_id, :channel_id, :user_id, :template, :params, :state, :lane, :backend, :prompt_id,
         :attempts, :failure_reason, :created_at, :updated_at, :started_at, :finished_at,
-        :status_channel_id, :status_message_id)
+        :status_channel_id, :status_message_id, :notice)
 """
 _INSERT_INPUT = """
 INSERT INTO job_inputs (job_id, position, param, path, sha256, filename) VALUES (?, ?, ?, ?, ?, ?)
@@ -38,7 +39,8 @@ _UPDATE_JOB = """
 UPDATE jobs SET state = :state, lane = :lane, backend = :backend, prompt_id = :prompt_id,
                 attempts = :attempts, failure_reason = :failure_reason, updated_at = :updated_at,
                 started_at = :started_at, finished_at = :finished_at,
-                status_channel_id = :status_channel_id, status_message_id = :status_message_id
+                status_channel_id = :status_channel_id, status_message_id = :status_message_id,
+                notice = :notice
 WHERE id = :id AND state = :previous_state
 """
 _BY_ID = "SELECT * FROM jobs WHERE id = ? LIMIT ?"
@@ -68,6 +70,11 @@ _COUNT_IN_STATES = "SELECT COUNT(*) FROM jobs WHERE state IN (SELECT value FROM 
 _COUNT_IN_STATES_FOR_USER = """
 SELECT COUNT(*) FROM jobs WHERE state IN (SELECT value FROM json_each(?)) AND user_id = ?
 """
+_OPEN_IN_GUILD = """
+SELECT COUNT(*) FROM jobs
+WHERE guild_id IS ? AND user_id = ? AND state IN (SELECT value FROM json_each(?))
+"""
+_LAST_IN_GUILD = "SELECT MAX(created_at) FROM jobs WHERE guild_id IS ? AND user_id = ?"
 _ENDED_BEFORE = """
 SELECT id FROM jobs WHERE state IN (SELECT value FROM json_each(?)) AND updated_at < ?
 ORDER BY created_at, seq
@@ -75,6 +82,14 @@ ORDER BY created_at, seq
 _INPUTS_OF = """
 SELECT * FROM job_inputs WHERE job_id IN (SELECT value FROM json_each(?)) ORDER BY job_id, position
 """
+
+
+@dataclass(frozen=True, slots=True)
+class MemberActivity:
+    """What the queue limit and the cooldown look at for one member of one server."""
+
+    open_jobs: int
+    last_job_at: float | None
 
 
 class JobRepository:
@@ -194,6 +209,15 @@ class JobRepository:
             row = await self._db.fetch_one(_COUNT_IN_STATES_FOR_USER, (_json_states(states), user_id))
         return int(row[0]) if row else 0
 
+    async def member_activity(self, guild_id: int | None, user_id: int) -> MemberActivity:
+        """How many of a member's jobs in one server are still open, and when they last asked for one."""
+        row = await self._db.fetch_one(_OPEN_IN_GUILD, (guild_id, user_id, _json_states(OPEN_STATES)))
+        last = await self._db.fetch_one(_LAST_IN_GUILD, (guild_id, user_id))
+        return MemberActivity(
+            open_jobs=int(row[0]) if row else 0,
+            last_job_at=None if last is None or last[0] is None else float(last[0]),
+        )
+
     async def list_for_guild(
         self,
         guild_id: int,
@@ -272,6 +296,7 @@ def _columns(job: Job) -> dict[str, Any]:
         "finished_at": job.finished_at,
         "status_channel_id": status.channel_id if status else None,
         "status_message_id": status.message_id if status else None,
+        "notice": job.notice,
     }
 
 
@@ -302,4 +327,5 @@ def _job(row: sqlite3.Row, inputs: tuple[InputRef, ...]) -> Job:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         status_message=status,
+        notice=row["notice"],
     )

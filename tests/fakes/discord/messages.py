@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .errors import CANNOT_SEND_EMPTY_MESSAGE, ApiError, FieldErrors
@@ -32,6 +33,7 @@ from .state import (
     iso_now,
 )
 
+NONCE_WINDOW_SECONDS = 300  # Discord: "checked for uniqueness in the past few minutes"
 _FILE_FIELD = re.compile(r"files\[(\d+)\]|file(\d*)")
 FLAG_SUPPRESS_NOTIFICATIONS = 1 << 12
 FLAG_VOICE_MESSAGE = 1 << 13
@@ -72,7 +74,16 @@ class MessageWriter:
         interaction_metadata: dict[str, Any] | None = None,
         validate: bool = True,
     ) -> Message:
-        """Validates ``body``/``files`` and stores a new message (raises :class:`ApiError`)."""
+        """Validates ``body``/``files`` and stores a new message (raises :class:`ApiError`).
+
+        With ``enforce_nonce``, a message the same author created in the channel with the same nonce in
+        the last few minutes is returned instead of a new one, as Discord does.
+        """
+        if body.get("enforce_nonce") and body.get("nonce") is not None:
+            earlier = self._same_nonce(channel, author, str(body["nonce"]))
+            if earlier is not None:
+                self.state.nonce_replays += 1
+                return earlier
         flags = (int(body.get("flags") or 0) & allowed_flags) | extra_flags
         errors = FieldErrors()
         pending: list[Attachment | tuple[RecordedFile, dict[str, Any]]] = []
@@ -112,6 +123,14 @@ class MessageWriter:
         )
         message.attachments = self._materialize(channel, pending, ephemeral=message.ephemeral)
         return self.state.add_message(message)
+
+    def _same_nonce(self, channel: Channel, author: User, nonce: str) -> Message | None:
+        window = datetime.now(UTC) - timedelta(seconds=NONCE_WINDOW_SECONDS)
+        for message in reversed(self.state.channel_messages(channel)):
+            same = message.nonce == nonce and message.author.id == author.id
+            if same and datetime.fromisoformat(message.timestamp) >= window:
+                return message
+        return None
 
     def edit(self, message: Message, body: dict[str, Any], files: list[RecordedFile]) -> Message:
         """Applies an edit body (content/embeds/components/flags/attachments) like Discord does."""

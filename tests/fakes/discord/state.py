@@ -438,6 +438,8 @@ class State:
 
     def __init__(self, snowflakes: Snowflakes, *, attachment_size_limit: int = DEFAULT_ATTACHMENT_SIZE_LIMIT):
         self.snowflakes = snowflakes
+        #: message creates answered with an earlier message of the same nonce (enforce_nonce)
+        self.nonce_replays = 0
         self.default_attachment_size_limit = attachment_size_limit
         self.users: dict[str, User] = {}
         self.guilds: dict[str, Guild] = {}

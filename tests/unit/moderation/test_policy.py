@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from bot.moderation.filters import FilterAction
-from bot.moderation.limits import DAY, PRIORITY_LANE, RoleLimits
+from bot.moderation.limits import DAY, PRIORITY_LANE, RoleLimits, check_limits, utc_day
 from bot.moderation.policy import Outcome, RequestContext, Rule, decide, evaluate, is_new_member
 from bot.moderation.settings import GuildPolicy, ReviewMode
-from bot.storage import Ban, BanRepository, Database, QuotaRepository, Usage
+from bot.storage import Ban, BanRepository, Database, QuotaRepository
 
 from .conftest import FakeClock
 
@@ -137,67 +137,78 @@ def test_a_blocked_term_refuses_even_moderators() -> None:
 
 
 # --- limits ------------------------------------------------------------------------------------------
+# The policy only says which limits apply (Decision.limits); the engine checks them with check_limits
+# in the transaction that stores the job.
+
+
+def limits_refusal(policy: GuildPolicy, ctx: RequestContext | None = None, **facts: Any) -> Any:
+    decision = decide(ctx or request(), policy, NOW)
+    assert not decision.refused
+    values = {"open_jobs": 0, "last_job_at": None, "jobs_today": 0, "gpu_seconds_today": 0.0, **facts}
+    return check_limits(decision.limits, now=NOW, **values)
 
 
 def test_queue_limit() -> None:
     policy = GuildPolicy(max_queued_per_user=2)
-    assert decide(request(queued_jobs=1), policy, NOW).allowed
-    decision = decide(request(queued_jobs=2), policy, NOW)
-    assert decision.rule is Rule.QUEUE_LIMIT
-    assert "the limit is 2" in decision.message
-    assert decide(request(queued_jobs=50), GuildPolicy(max_queued_per_user=0), NOW).allowed
+    assert limits_refusal(policy, open_jobs=1) is None
+    refusal = limits_refusal(policy, open_jobs=2)
+    assert refusal.rule == Rule.QUEUE_LIMIT
+    assert "the limit is 2" in refusal.message
+    assert limits_refusal(GuildPolicy(max_queued_per_user=0), open_jobs=50) is None
     boosted = GuildPolicy(max_queued_per_user=2, role_overrides={5: RoleLimits(max_queued=5)})
-    assert decide(request(queued_jobs=4), boosted, NOW).allowed
+    assert limits_refusal(boosted, open_jobs=4) is None
 
 
 def test_cooldown() -> None:
     policy = GuildPolicy(cooldown_seconds=30)
-    decision = decide(request(last_job_at=NOW - 10), policy, NOW)
-    assert decision.rule is Rule.COOLDOWN
-    assert decision.retry_after == pytest.approx(20)
-    assert decision.message == "Please wait 20 seconds before your next request."
-    assert decide(request(last_job_at=NOW - 30), policy, NOW).allowed
-    assert decide(request(last_job_at=None), policy, NOW).allowed
-    assert decide(request(last_job_at=NOW), GuildPolicy(cooldown_seconds=0), NOW).allowed
+    refusal = limits_refusal(policy, last_job_at=NOW - 10)
+    assert refusal.rule == Rule.COOLDOWN
+    assert refusal.retry_after == pytest.approx(20)
+    assert refusal.message == "Please wait 20 seconds before your next request."
+    assert limits_refusal(policy, last_job_at=NOW - 30) is None
+    assert limits_refusal(policy, last_job_at=None) is None
+    assert limits_refusal(GuildPolicy(cooldown_seconds=0), last_job_at=NOW) is None
 
 
 def test_daily_job_quota() -> None:
     policy = GuildPolicy(daily_jobs=3)
-    assert decide(request(), policy, NOW, usage=Usage(jobs=2)).allowed
-    decision = decide(request(), policy, NOW, usage=Usage(jobs=3))
-    assert decision.rule is Rule.DAILY_JOBS
-    assert decision.retry_after == pytest.approx(12 * 3600)
-    assert decision.message == (
+    assert limits_refusal(policy, jobs_today=2) is None
+    refusal = limits_refusal(policy, jobs_today=3)
+    assert refusal.rule == Rule.DAILY_JOBS
+    assert refusal.retry_after == pytest.approx(12 * 3600)
+    assert refusal.message == (
         "You've used all 3 of your jobs for today. The quota resets at 00:00 UTC, in 12 h 00 min."
     )
-    assert decide(request(), GuildPolicy(daily_jobs=0), NOW, usage=Usage(jobs=10_000)).allowed
+    assert limits_refusal(GuildPolicy(daily_jobs=0), jobs_today=10_000) is None
 
 
 def test_daily_gpu_quota() -> None:
     policy = GuildPolicy(daily_gpu_seconds=600)
-    assert decide(request(), policy, NOW, usage=Usage(gpu_seconds=599.5)).allowed
-    decision = decide(request(), policy, NOW, usage=Usage(gpu_seconds=600))
-    assert decision.rule is Rule.DAILY_GPU
-    assert "600 GPU seconds" in decision.message
+    assert limits_refusal(policy, gpu_seconds_today=599.5) is None
+    refusal = limits_refusal(policy, gpu_seconds_today=600)
+    assert refusal.rule == Rule.DAILY_GPU
+    assert "600 GPU seconds" in refusal.message
 
 
 def test_role_overrides_raise_quotas_and_pick_the_lane() -> None:
     policy = GuildPolicy(daily_jobs=3, role_overrides={7: RoleLimits(lane=PRIORITY_LANE, daily_jobs=300)})
-    member = decide(request(), policy, NOW, usage=Usage(jobs=3))
-    assert member.refused
+    member = decide(request(), policy, NOW)
     assert member.lane == "default"
-    booster = decide(request(role_ids=frozenset({5, 7})), policy, NOW, usage=Usage(jobs=3))
-    assert booster.allowed
+    assert limits_refusal(policy, jobs_today=3) is not None
+    booster_ctx = request(role_ids=frozenset({5, 7}))
+    booster = decide(booster_ctx, policy, NOW)
     assert booster.lane == PRIORITY_LANE
     assert booster.limits.daily_jobs == 300
+    assert limits_refusal(policy, booster_ctx, jobs_today=3) is None
 
 
 def test_moderators_are_exempt_from_limits_unless_switched_off() -> None:
     policy = GuildPolicy(max_queued_per_user=1, cooldown_seconds=60, daily_jobs=1)
-    ctx = request(is_moderator=True, queued_jobs=5, last_job_at=NOW - 1)
-    assert decide(ctx, policy, NOW, usage=Usage(jobs=9)).allowed
+    ctx = request(is_moderator=True)
+    facts = {"open_jobs": 5, "last_job_at": NOW - 1, "jobs_today": 9}
+    assert limits_refusal(policy, ctx, **facts) is None
     strict = dataclasses.replace(policy, moderators_exempt=False)
-    assert decide(ctx, strict, NOW, usage=Usage(jobs=9)).rule is Rule.QUEUE_LIMIT
+    assert limits_refusal(strict, ctx, **facts).rule == Rule.QUEUE_LIMIT
 
 
 # --- review --------------------------------------------------------------------------------------------
@@ -268,14 +279,12 @@ def test_the_most_fundamental_problem_is_reported_first() -> None:
         max_queued_per_user=1,
         review_mode=ReviewMode.EVERYONE,
     )
-    ctx = request(texts={"prompt": "gore"}, queued_jobs=5)
+    ctx = request(texts={"prompt": "gore"})
     assert decide(ctx, policy, NOW, ban=ban()).rule is Rule.BANNED
     assert decide(ctx, policy, NOW).rule is Rule.CHANNEL_NOT_ALLOWED
     ctx = dataclasses.replace(ctx, channel_id=99)
     assert decide(ctx, policy, NOW).rule is Rule.FILTER_BLOCK
     ctx = dataclasses.replace(ctx, texts={"prompt": "ok"})
-    assert decide(ctx, policy, NOW).rule is Rule.QUEUE_LIMIT
-    ctx = dataclasses.replace(ctx, queued_jobs=0)
     assert decide(ctx, policy, NOW).rule is Rule.REVIEW_EVERYONE
 
 
@@ -283,41 +292,53 @@ def test_the_most_fundamental_problem_is_reported_first() -> None:
 
 
 async def test_evaluate_sees_bans_until_they_expire(db: Database, clock: FakeClock) -> None:
-    bans, quotas = BanRepository(db), QuotaRepository(db)
+    bans = BanRepository(db)
     await bans.ban(GUILD, USER, reason="spam", until=clock() + 60)
-    decision = await evaluate(request(), POLICY, clock(), bans=bans, quotas=quotas)
+    decision = await evaluate(request(), POLICY, clock(), bans=bans)
     assert decision.rule is Rule.BANNED
     assert decision.message.startswith(
         "You are banned from using the bot here until 2025-03-02 00:00 UTC (1 minute from now)."
     )
     clock.advance(60)
-    assert (await evaluate(request(), POLICY, clock(), bans=bans, quotas=quotas)).allowed
+    assert (await evaluate(request(), POLICY, clock(), bans=bans)).allowed
 
 
 async def test_evaluate_sees_bot_wide_bans(db: Database, clock: FakeClock) -> None:
-    bans, quotas = BanRepository(db), QuotaRepository(db)
+    bans = BanRepository(db)
     await bans.ban(None, USER)
-    assert (await evaluate(request(), POLICY, clock(), bans=bans, quotas=quotas)).rule is Rule.BANNED
+    assert (await evaluate(request(), POLICY, clock(), bans=bans)).rule is Rule.BANNED
     other_guild = request(guild_id=GUILD + 1)
-    assert (await evaluate(other_guild, POLICY, clock(), bans=bans, quotas=quotas)).refused
+    assert (await evaluate(other_guild, POLICY, clock(), bans=bans)).refused
     assert await bans.unban(None, USER)
-    assert (await evaluate(request(), POLICY, clock(), bans=bans, quotas=quotas)).allowed
+    assert (await evaluate(request(), POLICY, clock(), bans=bans)).allowed
 
 
 async def test_quotas_reset_at_the_utc_day_boundary(db: Database, clock: FakeClock) -> None:
-    bans, quotas = BanRepository(db), QuotaRepository(db)
-    policy = GuildPolicy(daily_jobs=2, daily_gpu_seconds=100)
+    quotas = QuotaRepository(db)
+    limits = GuildPolicy(daily_jobs=2, daily_gpu_seconds=100).limits_for(frozenset())
+
+    async def refusal(guild: int = GUILD) -> Any:
+        usage = await quotas.get_usage(guild, USER, utc_day(clock()))
+        return check_limits(
+            limits,
+            open_jobs=0,
+            last_job_at=None,
+            jobs_today=usage.jobs,
+            gpu_seconds_today=usage.gpu_seconds,
+            now=clock(),
+        )
+
     today = dt.date(2025, 3, 1)
     await quotas.add_usage(GUILD, USER, today, jobs=2)
-    decision = await evaluate(request(), policy, clock(), bans=bans, quotas=quotas)
-    assert decision.rule is Rule.DAILY_JOBS
-    assert decision.retry_after == pytest.approx(60)
-    assert "in 1 minute" in decision.message
+    refused = await refusal()
+    assert refused.rule == Rule.DAILY_JOBS
+    assert refused.retry_after == pytest.approx(60)
+    assert "in 1 minute" in refused.message
     clock.advance(59)
-    assert (await evaluate(request(), policy, clock(), bans=bans, quotas=quotas)).refused
+    assert await refusal() is not None
     clock.advance(1)  # 00:00 UTC
-    assert (await evaluate(request(), policy, clock(), bans=bans, quotas=quotas)).allowed
+    assert await refusal() is None
     await quotas.add_usage(GUILD, USER, today + dt.timedelta(days=1), gpu_seconds=100)
-    assert (await evaluate(request(), policy, clock(), bans=bans, quotas=quotas)).rule is Rule.DAILY_GPU
+    assert (await refusal()).rule == Rule.DAILY_GPU
     # Usage in another guild does not count here.
-    assert (await evaluate(request(guild_id=GUILD + 1), policy, clock(), bans=bans, quotas=quotas)).allowed
+    assert await refusal(GUILD + 1) is None

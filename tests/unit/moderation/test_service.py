@@ -8,7 +8,7 @@ from bot.moderation.audit import AuditAction
 from bot.moderation.errors import SettingError
 from bot.moderation.policy import RequestContext, Rule
 from bot.moderation.service import ModerationService
-from bot.storage import Database, Usage
+from bot.storage import Database
 
 from .conftest import FakeClock
 
@@ -41,18 +41,6 @@ async def test_evaluate_uses_the_stored_policy_and_audits_filter_blocks(
         "param": "prompt",
         "term": "gore (blocked_terms)",
     }
-
-
-async def test_charges_count_towards_the_quota(service: ModerationService, clock: FakeClock) -> None:
-    await service.change_setting(GUILD, "daily_jobs", "2", moderator_id=MOD)
-    assert await service.charge_job(GUILD, USER, clock()) == Usage(1, 0.0)
-    assert (await service.evaluate(request(), clock())).allowed
-    await service.charge_job(GUILD, USER, clock())
-    assert (await service.evaluate(request(), clock())).rule is Rule.DAILY_JOBS
-    assert await service.charge_gpu_seconds(GUILD, USER, 12.5, clock()) == Usage(2, 12.5)
-    assert await service.charge_gpu_seconds(GUILD, USER, -3, clock()) == Usage(2, 12.5)
-    clock.advance(60)  # past 00:00 UTC
-    assert (await service.evaluate(request(), clock())).allowed
 
 
 async def test_ban_and_unban_are_audited(service: ModerationService, clock: FakeClock) -> None:
