@@ -36,7 +36,7 @@ from bot.errors import (
     QueueFull,
 )
 from bot.jobs.backends import Backend, BackendPool
-from bot.jobs.deliverer import Deliverer
+from bot.jobs.deliverer import Deliverer, retry_pause
 from bot.jobs.delivery import ResultSink
 from bot.jobs.eta import DurationModel
 from bot.jobs.model import InputRef, Job, new_job
@@ -54,7 +54,7 @@ from bot.storage import (
     QuotaRepository,
     Spool,
 )
-from bot.supervisor import Supervisor
+from bot.supervisor import RestartPolicy, Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +106,12 @@ class JobEngine:
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
         on_fatal: Callable[[str], None] | None = None,
+        restart_policy: RestartPolicy | None = None,
+        delivery_pause: Callable[[int], float] = retry_pause,
     ) -> None:
-        """``on_fatal(reason)`` is called when a background loop of the engine keeps crashing."""
+        """``on_fatal(reason)`` is called when a background loop of the engine keeps crashing (how it is
+        restarted meanwhile: ``restart_policy``); ``delivery_pause(n)`` is the wait after the n-th failed
+        delivery of a job in a row."""
         self.db = db
         self.jobs = JobRepository(db)
         self.outputs = OutputRepository(db)
@@ -120,7 +124,7 @@ class JobEngine:
         self.updates = UpdateHub()
         self.durations = DurationModel()
         self.scheduler = FairScheduler()
-        self.supervisor = Supervisor(on_fatal=on_fatal)
+        self.supervisor = Supervisor(policy=restart_policy, on_fatal=on_fatal)
         self._rng = rng or random.Random()
         self._clock = clock
         self._runner = JobRunner(
@@ -141,6 +145,7 @@ class JobEngine:
             self.updates,
             self.supervisor,
             parallel=self.limits.parallel_deliveries,
+            pause=delivery_pause,
         )
         self._running: dict[str, asyncio.Task[None]] = {}
         self._started: set[str] = set()
@@ -397,7 +402,6 @@ class JobEngine:
                     JobState.DISPATCHED,
                     backend=backend.name,
                     prompt_id=str(uuid.uuid4()),
-                    notice=None,
                 )
             except (IllegalTransition, JobNotFound):
                 continue  # cancelled meanwhile

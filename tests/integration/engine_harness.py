@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from bot.jobs.planning import JobRequest
 from bot.jobs.states import JobState
 from bot.jobs.template_planner import TemplatePlanner
 from bot.storage import Database, Spool
+from bot.supervisor import RestartPolicy
 from bot.templates import load_templates
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
@@ -92,10 +94,19 @@ async def build_harness(
     limits: EngineLimits | None = None,
     capacity: int = 2,
     client_ids: Sequence[str] | None = None,
+    before_start: Callable[[Database], object] | None = None,
+    clock: Callable[[], float] = time.time,
+    on_fatal: Callable[[str], None] | None = None,
+    workflows: Path = WORKFLOWS,
 ) -> Harness:
+    """An engine on ``data_dir`` over the given fake backends, started. ``before_start(db)`` runs once the
+    database is open (e.g. to install DbFaults); restarts of crashed loops and failed deliveries wait
+    milliseconds, not seconds."""
     session = await stack.enter_async_context(aiohttp.ClientSession())
-    db = await stack.enter_async_context(await Database.open_in(data_dir))
-    templates = load_templates(WORKFLOWS)
+    db = await stack.enter_async_context(await Database.open_in(data_dir, clock=clock))
+    if before_start is not None:
+        before_start(db)
+    templates = load_templates(workflows)
     planner = TemplatePlanner(templates)
     clients = [
         ComfyClient(
@@ -116,6 +127,10 @@ async def build_harness(
         Spool.in_data_dir(data_dir),
         limits=limits or EngineLimits(reconnect_grace=2.0),
         rng=random.Random(7),
+        clock=clock,
+        on_fatal=on_fatal,
+        restart_policy=RestartPolicy(base=0.01, cap=0.05),
+        delivery_pause=lambda failures: 0.01,
     )
     sink = RecordingSink()
     engine.set_sink(sink)

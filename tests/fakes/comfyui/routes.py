@@ -91,7 +91,9 @@ class Routes:
                 request = request.clone(client_max_size=self.fake.settings.max_upload_bytes)
             return await handler(request)
 
-        app = web.Application(middlewares=[internal_errors, origin_only, body_limit])
+        app = web.Application(
+            middlewares=[internal_errors, origin_only, self.fake.holds.middleware(), body_limit]
+        )
         routes: list[tuple[str, str, Handler]] = [
             ("GET", "/ws", self.websocket),
             ("POST", "/prompt", self.post_prompt),

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from .executor import ArmedFailure, ExecutionRecord, Executor
+from .holds import Hold, Holds
 from .hub import SocketHub
 from .prompt_queue import PromptQueue
 from .routes import Routes
@@ -81,6 +82,7 @@ class FakeComfyUI:
         self.hub = SocketHub()
         self.queue = PromptQueue(self._broadcast_status)
         self.executor = Executor(self, self.hub, self.queue, self.executions, self.failures)
+        self.holds = Holds()
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
@@ -138,6 +140,7 @@ class FakeComfyUI:
         await self.start()
 
     async def _shutdown(self) -> None:
+        self.holds.release_all()
         if self._runner is None:
             return
         runner, self._runner = self._runner, None
@@ -207,6 +210,11 @@ class FakeComfyUI:
         """Make every execution of `class_type` raise (at most `times` times); the node is never cached
         while armed. `exception_type` is what execution_error.exception_type reports."""
         self.failures[class_type] = ArmedFailure(exception_type, message, times)
+
+    def hold(self, method: str, path: str, *, after: bool = False) -> Hold:
+        """Hold the next ``method path`` request (before it is handled, or ``after`` it) until
+        ``release()``: see holds.py."""
+        return self.holds.arm(method, path, after=after)
 
     def clear_failures(self) -> None:
         self.failures.clear()
