@@ -129,7 +129,7 @@ class JobRunner:
         images: tuple[OutputImage, ...] = ()
         progress = Progress()
         async with asyncio.timeout(None) as deadline:
-            async for event in self._with_grace(aiter(run)):
+            async for event in self._with_grace(aiter(run), backend):
                 if isinstance(event, Started):
                     # The run-time limit counts from the moment ComfyUI starts the job, not from
                     # when it began to wait behind the prompt before it.
@@ -141,7 +141,7 @@ class JobRunner:
                     self._on_progress(job, progress)
         return await self._store(job, images)
 
-    async def _with_grace(self, events: AsyncIterator[RunEvent]) -> AsyncIterator[RunEvent]:
+    async def _with_grace(self, events: AsyncIterator[RunEvent], backend: Backend) -> AsyncIterator[RunEvent]:
         """Pass events through; after a dropped socket, give the backend ``grace`` seconds to return."""
         waiting_since_drop = False
         while True:
@@ -153,7 +153,9 @@ class JobRunner:
             except StopAsyncIteration:
                 return
             except TimeoutError:
-                raise BackendUnavailable("backend", f"no reconnect within {self._grace:g}s") from None
+                raise BackendUnavailable(
+                    backend.name, f"no reconnect within {self._grace:g}s", server=backend.display_name
+                ) from None
             waiting_since_drop = isinstance(event, ConnectionLost)
             yield event
 
