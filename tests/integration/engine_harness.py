@@ -92,7 +92,9 @@ async def build_harness(
     limits: EngineLimits | None = None,
     capacity: int = 2,
     client_ids: Sequence[str] | None = None,
+    endpoints: Sequence[Endpoint] | None = None,
 ) -> Harness:
+    """An engine over ``urls`` (or configured ``endpoints``, with their auth and display names)."""
     session = await stack.enter_async_context(aiohttp.ClientSession())
     db = await stack.enter_async_context(await Database.open_in(data_dir))
     templates = load_templates(WORKFLOWS)
@@ -100,13 +102,13 @@ async def build_harness(
     clients = [
         ComfyClient(
             session,
-            Endpoint(url),
+            endpoint,
             client_id=client_ids[i] if client_ids else None,
             timeout=3.0,
             retry=RetryPolicy(attempts=2, backoff=Backoff(0.001, 0.002), sleep=no_sleep),
             backoff=Backoff(0.01, 0.05),
         )
-        for i, url in enumerate(urls)
+        for i, endpoint in enumerate(endpoints or [Endpoint(url) for url in urls])
     ]
     pool = BackendPool(clients, capacity=capacity, capability_check=planner.capabilities, probe_interval=0.05)
     engine = JobEngine(
