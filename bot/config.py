@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from bot.comfy.endpoint import BackendAuth, Endpoint
+from bot.comfy.endpoint import BackendAuth, Endpoint, default_display_name, display_name_problem
 from bot.errors import ConfigError
 from bot.secret import Secret
 
@@ -41,6 +41,13 @@ VARIABLES: tuple[Variable, ...] = (
         "COMFYUI_URLS",
         "http://127.0.0.1:8188",
         "Comma-separated ComfyUI base URLs (http or https); user:password@ in a URL means basic auth.",
+    ),
+    Variable(
+        "COMFYUI_NAMES",
+        "",
+        "What members see instead of each address, one name per URL of COMFYUI_URLS in the same order, "
+        "e.g. Big GPU,Laptop (default GPU 1, GPU 2, ...). Up to 32 letters, digits, spaces, emoji "
+        "and - . ' ( ) + / &.",
     ),
     Variable(
         "COMFYUI_AUTH_1",
@@ -171,6 +178,7 @@ def _parse_backends(reader: _Reader) -> tuple[Endpoint, ...]:
     urls = [u.strip() for u in reader.raw("COMFYUI_URLS").split(",") if u.strip()]
     if not urls:
         reader.problems.append("COMFYUI_URLS must name at least one ComfyUI server")
+    display_names = _parse_display_names(reader, len(urls))
     auth_by_index: dict[int, str] = {}
     for key, value in reader.env.items():
         match = _AUTH_VAR.match(key)
@@ -210,11 +218,41 @@ def _parse_backends(reader: _Reader) -> tuple[Endpoint, ...]:
                     f"COMFYUI_AUTH_{position} must be bearer:TOKEN, basic:USER:PASSWORD or header:NAME:VALUE"
                 )
         base = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-        endpoints.append(Endpoint(base_url=base, auth=auth))
+        shown = display_names[position - 1] if position <= len(display_names) else ""
+        endpoints.append(
+            Endpoint(base_url=base, auth=auth, display_name=shown or default_display_name(position))
+        )
     names = [e.base_url for e in endpoints]
     for dup in sorted({n for n in names if names.count(n) > 1}):
         reader.problems.append(f"COMFYUI_URLS lists {dup} more than once")
     return tuple(endpoints)
+
+
+def _parse_display_names(reader: _Reader, backends: int) -> list[str]:
+    """COMFYUI_NAMES: one valid, distinct name per URL; [] when unset (every backend gets its default)."""
+    text = reader.raw("COMFYUI_NAMES")
+    if not text:
+        return []
+    # Runs of whitespace (tabs, no-break spaces) read as one space in Discord anyway.
+    names = [" ".join(part.split()) for part in text.split(",")]
+    if len(names) != backends:
+        reader.problems.append(
+            f"COMFYUI_NAMES has {len(names)} name(s) for {backends} URL(s) in COMFYUI_URLS; "
+            "give one name per URL, in the same order"
+        )
+    for position, name in enumerate(names, start=1):
+        problem = display_name_problem(name)
+        if problem:
+            reader.problems.append(f"COMFYUI_NAMES entry {position} ({name!r}) {problem}")
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        first = seen.setdefault(name.casefold(), position)
+        if first != position and name:
+            reader.problems.append(
+                f"COMFYUI_NAMES entries {first} and {position} are both {name!r}; "
+                "members could not tell the backends apart"
+            )
+    return names
 
 
 def load_settings(env: Mapping[str, str], *, require_discord: bool = True) -> Settings:

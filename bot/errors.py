@@ -36,17 +36,34 @@ class ConfigError(BotError):
 # --- ComfyUI ----------------------------------------------------------------------------------------
 
 
+def _subject(server: str | None) -> str:
+    return server or "The image server"
+
+
+def _object(server: str | None) -> str:
+    return server or "the image server"
+
+
 class ComfyError(BotError):
-    """Something went wrong talking to, or running on, a ComfyUI backend."""
+    """Something went wrong talking to, or running on, a ComfyUI backend.
+
+    ``server`` is the backend's display name when the raiser knows it. Member-facing words name it
+    ("GPU 2 is not answering"); the backend's address only ever goes into the detail, for the logs.
+    """
+
+    def __init__(self, user_message: str, *, detail: str | None = None, server: str | None = None) -> None:
+        super().__init__(user_message, detail=detail)
+        self.server = server
 
 
 class BackendUnavailable(ComfyError):
     """The backend could not be reached (refused, timed out, DNS, TLS)."""
 
-    def __init__(self, backend: str, reason: str) -> None:
+    def __init__(self, backend: str, reason: str, *, server: str | None = None) -> None:
         super().__init__(
-            "The image server is not reachable right now.",
+            f"{_subject(server)} is not answering right now.",
             detail=f"backend {backend} unreachable: {reason}",
+            server=server,
         )
         self.backend = backend
         self.reason = reason
@@ -84,6 +101,7 @@ class PromptRejected(ComfyError):
         *,
         partial: bool = False,
         prompt_id: str | None = None,
+        server: str | None = None,
     ) -> None:
         self.error_type = error_type
         self.message = message
@@ -92,13 +110,21 @@ class PromptRejected(ComfyError):
         self.prompt_id = prompt_id
         lines = [p.describe() for p in self.problems] or [message]
         head = "Some outputs of the workflow were rejected" if partial else "The workflow was rejected"
-        super().__init__(f"{head} by the image server: " + "; ".join(lines))
+        super().__init__(f"{head} by {_object(server)}: " + "; ".join(lines), server=server)
 
 
 class ExecutionFailed(ComfyError):
     """The workflow started but a node raised an exception."""
 
-    def __init__(self, node_id: str, node_type: str, exception_type: str, exception_message: str) -> None:
+    def __init__(
+        self,
+        node_id: str,
+        node_type: str,
+        exception_type: str,
+        exception_message: str,
+        *,
+        server: str | None = None,
+    ) -> None:
         self.node_id = node_id
         self.node_type = node_type
         self.exception_type = exception_type
@@ -111,8 +137,9 @@ class ExecutionFailed(ComfyError):
         elif kind not in ("Exception", ""):
             shown = f"{kind}: {shown}"
         super().__init__(
-            f"The image server failed at node {node_id} ({node_type}): {shown}",
+            f"{_subject(server)} failed at node {node_id} ({node_type}): {shown}",
             detail=f"{exception_type} at node {node_id} ({node_type}): {self.exception_message}",
+            server=server,
         )
 
 
@@ -129,55 +156,61 @@ class ExecutionInterrupted(ComfyError):
 class UploadTooLarge(ComfyError):
     """The backend refused a request body as too large (HTTP 413)."""
 
-    def __init__(self, limit_text: str = "") -> None:
+    def __init__(self, limit_text: str = "", *, server: str | None = None) -> None:
         super().__init__(
-            "The image is too large for the image server.",
+            f"The image is too large for {_object(server)}.",
             detail=f"413 from backend: {limit_text}".strip(),
+            server=server,
         )
 
 
 class OriginForbidden(ComfyError):
     """The backend's origin check refused the request (HTTP 403)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, server: str | None = None) -> None:
         super().__init__(
-            "The image server refused the connection (origin check).",
+            f"{_subject(server)} refused the connection (origin check).",
             detail=f"403 on {path}: check that no proxy adds a mismatching Origin header",
+            server=server,
         )
 
 
 class UnexpectedResponse(ComfyError):
     """The backend answered with something we cannot use (a 5xx page, bad JSON, a wrong shape)."""
 
-    def __init__(self, path: str, status: int, snippet: str) -> None:
+    def __init__(self, path: str, status: int, snippet: str, *, server: str | None = None) -> None:
         self.path = path
         self.status = status
         self.snippet = snippet[:200]
         super().__init__(
-            "The image server gave an unexpected answer.",
+            f"{_subject(server)} gave an unexpected answer.",
             detail=f"{path} answered {status}: {self.snippet!r}",
+            server=server,
         )
 
 
 class PromptLost(ComfyError):
     """The backend no longer knows the prompt (it restarted, or its queue was cleared)."""
 
-    def __init__(self, backend: str, prompt_id: str) -> None:
+    def __init__(self, backend: str, prompt_id: str, *, server: str | None = None) -> None:
         self.prompt_id = prompt_id
+        # Members only read this once every retry is spent, so it promises no further run.
         super().__init__(
-            "The image server lost the job; it will be run again.",
+            f"{_subject(server)} lost the job (it restarted or its queue was cleared).",
             detail=f"prompt {prompt_id} is in neither the queue nor the history of {backend}",
+            server=server,
         )
 
 
 class OutputsLost(ComfyError):
     """The run succeeded but some SaveImageWebsocket frames were sent while we were disconnected."""
 
-    def __init__(self, prompt_id: str, missing: str) -> None:
+    def __init__(self, prompt_id: str, missing: str, *, server: str | None = None) -> None:
         self.prompt_id = prompt_id
         super().__init__(
-            "Some results were lost on the way; the job will be run again.",
+            f"Some results from {_object(server)} were lost on the way.",
             detail=f"prompt {prompt_id}: {missing}",
+            server=server,
         )
 
 

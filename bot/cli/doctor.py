@@ -268,7 +268,8 @@ async def check_backend(
     position: int,
 ) -> dict[str, list[str]] | None:
     """Why this backend cannot run each template (empty lists: it can); None when it cannot be used."""
-    print(f"\n  backend {position}: {endpoint.name}", file=report.out)
+    # Both: the operator sees which address members know as which name.
+    print(f"\n  backend {position} ({endpoint.display_name}): {endpoint.name}", file=report.out)
     http = ComfyHttp(session, endpoint, timeout=settings.comfyui_timeout, retry=RetryPolicy.never())
     try:
         stats = await http.system_stats()

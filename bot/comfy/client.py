@@ -40,7 +40,13 @@ class ComfyClient:
 
     @property
     def name(self) -> str:
+        """The backend's stable key (its address): for storage, logs and metrics, never for members."""
         return self.endpoint.name
+
+    @property
+    def display_name(self) -> str:
+        """What members read: the configured name, or "GPU n"."""
+        return self.endpoint.display_name
 
     def start(self) -> None:
         self.connection.start()

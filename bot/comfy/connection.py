@@ -142,9 +142,11 @@ class BackendConnection:
                 await self._connected.wait()
         except TimeoutError:
             if self.forbidden:
-                raise OriginForbidden("/ws") from None
+                raise OriginForbidden("/ws", server=self.endpoint.display_name) from None
             raise BackendUnavailable(
-                self.endpoint.name, self.last_error or "websocket not connected"
+                self.endpoint.name,
+                self.last_error or "websocket not connected",
+                server=self.endpoint.display_name,
             ) from None
 
     def add_listener(self, listener: StatusListener) -> None:

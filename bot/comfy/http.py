@@ -170,6 +170,7 @@ class ComfyHttp:
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0))
         self._retry = retry or RetryPolicy()
         self._headers = endpoint.auth.headers()
+        self._server = endpoint.display_name  # what errors call this backend in front of members
 
     # --- plumbing ------------------------------------------------------------------------------
 
@@ -204,9 +205,13 @@ class ComfyHttp:
                 body = await response.read()
                 status = response.status
         except TimeoutError:
-            raise BackendUnavailable(self.endpoint.name, f"{method} {path} timed out") from None
+            raise BackendUnavailable(
+                self.endpoint.name, f"{method} {path} timed out", server=self._server
+            ) from None
         except aiohttp.ClientError as exc:
-            raise BackendUnavailable(self.endpoint.name, f"{method} {path}: {type(exc).__name__}") from None
+            raise BackendUnavailable(
+                self.endpoint.name, f"{method} {path}: {type(exc).__name__}", server=self._server
+            ) from None
         return self._decode(
             path, status, body, expect, json_body.get("prompt") if isinstance(json_body, dict) else None
         )
@@ -215,20 +220,20 @@ class ComfyHttp:
         self, path: str, status: int, body: bytes, expect: str, graph: Mapping[str, Any] | None = None
     ) -> Any:
         if status == 413:
-            raise UploadTooLarge(body.decode(errors="replace")[:200])
+            raise UploadTooLarge(body.decode(errors="replace")[:200], server=self._server)
         if status == 403:
-            raise OriginForbidden(path)
+            raise OriginForbidden(path, server=self._server)
         if status == 400 and path == "/prompt":
-            raise rejection_from_body(self._json_or_none(body), graph=graph)
+            raise rejection_from_body(self._json_or_none(body), graph=graph, server=self._server)
         if status >= 300:
-            raise UnexpectedResponse(path, status, body.decode(errors="replace"))
+            raise UnexpectedResponse(path, status, body.decode(errors="replace"), server=self._server)
         if expect == "bytes":
             return body
         if expect == "none":
             return None
         parsed = self._json_or_none(body)
         if parsed is None:
-            raise UnexpectedResponse(path, status, body.decode(errors="replace"))
+            raise UnexpectedResponse(path, status, body.decode(errors="replace"), server=self._server)
         return parsed
 
     @staticmethod
@@ -304,10 +309,9 @@ class ComfyHttp:
         body = await self._idempotent(lambda: self._request("POST", "/upload/mask", data=form()))
         return self._uploaded(body, "/upload/mask")
 
-    @staticmethod
-    def _uploaded(body: Any, path: str) -> UploadedFile:
+    def _uploaded(self, body: Any, path: str) -> UploadedFile:
         if not isinstance(body, Mapping) or not isinstance(body.get("name"), str):
-            raise UnexpectedResponse(path, 200, json.dumps(body)[:200])
+            raise UnexpectedResponse(path, 200, json.dumps(body)[:200], server=self._server)
         return UploadedFile(body["name"], str(body.get("subfolder") or ""), str(body.get("type") or "input"))
 
     # --- prompts -----------------------------------------------------------------------------------
@@ -338,11 +342,13 @@ class ComfyHttp:
                 return QueuedPrompt(prompt_id, float("nan"))
             raise
         if not isinstance(body, Mapping) or "prompt_id" not in body:
-            raise UnexpectedResponse("/prompt", 200, json.dumps(body)[:200])
+            raise UnexpectedResponse("/prompt", 200, json.dumps(body)[:200], server=self._server)
         node_errors = body.get("node_errors")
         problems: tuple[NodeProblem, ...] = ()
         if isinstance(node_errors, Mapping) and node_errors:
-            problems = tuple(rejection_from_body(body, partial=True, graph=graph).problems)
+            problems = tuple(
+                rejection_from_body(body, partial=True, graph=graph, server=self._server).problems
+            )
         number_value = body.get("number")
         return QueuedPrompt(
             str(body["prompt_id"]),
@@ -362,7 +368,7 @@ class ComfyHttp:
     async def get_queue(self) -> QueueSnapshot:
         body = await self._idempotent(lambda: self._request("GET", "/queue"))
         if not isinstance(body, Mapping):
-            raise UnexpectedResponse("/queue", 200, json.dumps(body)[:200])
+            raise UnexpectedResponse("/queue", 200, json.dumps(body)[:200], server=self._server)
         # ComfyUI's heap orders by (number, prompt_id).
         pending = sorted(
             _queue_items(body.get("queue_pending")), key=lambda item: (item.number, item.prompt_id)
@@ -386,7 +392,7 @@ class ComfyHttp:
     async def get_history(self, prompt_id: str) -> HistoryEntry | None:
         body = await self._idempotent(lambda: self._request("GET", f"/history/{prompt_id}"))
         if not isinstance(body, Mapping):
-            raise UnexpectedResponse("/history", 200, json.dumps(body)[:200])
+            raise UnexpectedResponse("/history", 200, json.dumps(body)[:200], server=self._server)
         entry = body.get(prompt_id)
         return _history_entry(prompt_id, entry) if isinstance(entry, Mapping) else None
 
@@ -403,17 +409,17 @@ class ComfyHttp:
         path = "/object_info" if class_type is None else f"/object_info/{class_type}"
         body = await self._idempotent(lambda: self._request("GET", path))
         if not isinstance(body, dict):
-            raise UnexpectedResponse(path, 200, json.dumps(body)[:200])
+            raise UnexpectedResponse(path, 200, json.dumps(body)[:200], server=self._server)
         return body
 
     async def system_stats(self) -> dict[str, Any]:
         body = await self._idempotent(lambda: self._request("GET", "/system_stats"))
         if not isinstance(body, dict):
-            raise UnexpectedResponse("/system_stats", 200, json.dumps(body)[:200])
+            raise UnexpectedResponse("/system_stats", 200, json.dumps(body)[:200], server=self._server)
         return body
 
     async def features(self) -> dict[str, Any]:
         body = await self._idempotent(lambda: self._request("GET", "/features"))
         if not isinstance(body, dict):
-            raise UnexpectedResponse("/features", 200, json.dumps(body)[:200])
+            raise UnexpectedResponse("/features", 200, json.dumps(body)[:200], server=self._server)
         return body

@@ -85,6 +85,7 @@ def rejection_from_body(
     partial: bool = False,
     prompt_id: str | None = None,
     graph: Mapping[str, Any] | None = None,
+    server: str | None = None,
 ) -> PromptRejected:
     """Build a PromptRejected from a 400 body (or a 200 body whose node_errors is not empty)."""
     data = as_mapping(body)
@@ -97,4 +98,4 @@ def rejection_from_body(
         match = _NODE_ID_IN_DETAILS.search(str(error.get("details") or ""))
         if match:
             problems.append(NodeProblem(match.group(1), "", None, error_type, message))
-    return PromptRejected(error_type, message, problems, partial=partial, prompt_id=prompt_id)
+    return PromptRejected(error_type, message, problems, partial=partial, prompt_id=prompt_id, server=server)

@@ -118,6 +118,7 @@ class PromptRun:
     ) -> None:
         self._http = http
         self._connection = connection
+        self._endpoint = connection.endpoint
         self._graph = graph
         self.prompt_id = prompt_id
         classes = class_types(graph)
@@ -188,6 +189,7 @@ class PromptRun:
                 queued.node_errors,
                 partial=True,
                 prompt_id=self.prompt_id,
+                server=self._endpoint.display_name,
             )
         return Queued(self.prompt_id, queued.number)
 
@@ -252,7 +254,7 @@ class PromptRun:
     def _on_reconciled(self, item: Reconciled) -> list[RunEvent]:
         state = self._state
         if item.missing:
-            raise PromptLost(self._connection.endpoint.name, state.prompt_id)
+            raise PromptLost(self._endpoint.name, state.prompt_id, server=self._endpoint.display_name)
         if item.history is not None:  # an entry is written only when the run ended
             state.history = item.history
             state.finished = True
@@ -267,12 +269,16 @@ class PromptRun:
         if outcome is None:
             history = state.history or await self._http.get_history(state.prompt_id)
             if history is None:
-                raise PromptLost(self._connection.endpoint.name, state.prompt_id)
+                raise PromptLost(self._endpoint.name, state.prompt_id, server=self._endpoint.display_name)
             state.history = history
             outcome = _outcome_from_history(history)
         if isinstance(outcome, ExecutionError):
             raise ExecutionFailed(
-                outcome.node_id, outcome.node_type, outcome.exception_type, outcome.exception_message
+                outcome.node_id,
+                outcome.node_type,
+                outcome.exception_type,
+                outcome.exception_message,
+                server=self._endpoint.display_name,
             )
         if isinstance(outcome, ExecutionInterrupted):
             raise InterruptedError_(outcome.node_id, outcome.node_type)
@@ -296,7 +302,11 @@ class PromptRun:
             got = len(state.frames.get(node, []))
             expected = state.expected_frames.get(node)
             if got == 0 or (expected is not None and got < expected):
-                raise OutputsLost(state.prompt_id, f"node {node} sent {got} of {expected or '?'} images")
+                raise OutputsLost(
+                    state.prompt_id,
+                    f"node {node} sent {got} of {expected or '?'} images",
+                    server=self._endpoint.display_name,
+                )
 
 
 def _outcome_from_history(history: HistoryEntry) -> ServerOutcome:

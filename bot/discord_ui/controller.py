@@ -119,7 +119,9 @@ class Controller:
         except discord.HTTPException:
             # The token died with the old process's time: show the job in the channel instead.
             update = self._first_update(job)
-            await self.messages.show(job, Payload(embed=status_embed(update), view=waiting_view(job.id)))
+            await self.messages.show(
+                job, Payload(embed=self._status_embed(update), view=waiting_view(job.id))
+            )
 
     async def cancel_button(self, interaction: discord.Interaction[Any], job_id: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -269,10 +271,13 @@ class Controller:
         """Turn the command's "thinking" response into the job's status message."""
         update = self._first_update(job)
         message = await interaction.edit_original_response(
-            content=None, embed=status_embed(update), view=waiting_view(job.id)
+            content=None, embed=self._status_embed(update), view=waiting_view(job.id)
         )
         self.messages.adopt(job.id, interaction, message.id, message.channel.id)
         await self.messages.persist(job.id)
+
+    def _status_embed(self, update: JobUpdate) -> discord.Embed:
+        return status_embed(update, backend_name=self.engine.pool.display_name(update.job.backend))
 
     def _first_update(self, job: Job) -> JobUpdate:
         place = self.engine.position(job.id)

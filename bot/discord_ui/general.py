@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -14,8 +15,10 @@ from discord import app_commands
 from bot.discord_ui.components import result_view
 from bot.discord_ui.presenter import describe, reply
 from bot.discord_ui.publisher import fit_files
-from bot.discord_ui.render import STATE_WORDS, duration, prompt_of, result_embed
+from bot.discord_ui.render import STATE_WORDS, duration, prompt_of, result_embed, state_words
 from bot.errors import InvalidInput, JobNotFound
+from bot.jobs.backends import Backend, BackendPool
+from bot.jobs.model import Job
 from bot.jobs.states import JobState
 from bot.moderation.audit import screening_verdict
 
@@ -24,6 +27,46 @@ if TYPE_CHECKING:
     from bot.discord_ui.controller import Controller
 
 OPEN = (JobState.PENDING_REVIEW, JobState.QUEUED, JobState.DISPATCHED, JobState.RUNNING)
+MESSAGE_LIMIT = 2000
+
+
+def _load(backend: Backend) -> str:
+    if not backend.healthy:
+        return "not answering"
+    return "busy" if backend.in_flight else "idle"
+
+
+def queue_text(
+    mine: Sequence[Job],
+    *,
+    waiting: int,
+    pool: BackendPool,
+    position: Callable[[str], tuple[int, float] | None],
+) -> str:
+    """/queue: the totals, each image server by its display name, and the member's open jobs."""
+    lines = []
+    for job in mine:
+        place = position(job.id)
+        where = state_words(job, pool.display_name(job.backend))
+        if place is not None:
+            where = f"position {place[0] + 1}, about {duration(place[1])}"
+        lines.append(f"`{job.id}` /{job.template}: {where}")
+    running = sum(len(b.in_flight) for b in pool.backends)
+    healthy = sum(b.healthy for b in pool.backends)
+    head = f"{waiting} waiting, {running} running on {healthy} of {len(pool.backends)} image server(s)."
+    servers = "Image servers: " + ", ".join(f"{b.display_name} ({_load(b)})" for b in pool.backends)
+    body = "\n".join(lines) if lines else "You have no jobs waiting."
+    return f"{head}\n{servers}\n{body}"[:MESSAGE_LIMIT]
+
+
+def jobs_text(recent: Sequence[Job], *, pool: BackendPool) -> str:
+    """/jobs: the member's recent jobs, with the image server each ran on."""
+    lines = []
+    for job in recent:
+        prompt = prompt_of(job.params)
+        text = f" — {prompt[:60]}" if prompt else ""
+        lines.append(f"`{job.id}` /{job.template}: {state_words(job, pool.display_name(job.backend))}{text}")
+    return "\n".join(lines)[:MESSAGE_LIMIT] or "You have not run any jobs yet."
 
 
 def general_commands(controller: Controller, bot: ComfyBot) -> list[app_commands.Command[Any, Any, Any]]:
@@ -36,21 +79,8 @@ def general_commands(controller: Controller, bot: ComfyBot) -> list[app_commands
     async def queue(interaction: discord.Interaction[Any]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         mine = await engine.jobs.list_by_user(interaction.user.id, states=OPEN)
-        lines = []
-        for job in mine:
-            place = engine.position(job.id)
-            where = STATE_WORDS[job.state]
-            if place is not None:
-                where = f"position {place[0] + 1}, about {duration(place[1])}"
-            lines.append(f"`{job.id}` /{job.template}: {where}")
-        total = len(engine.scheduler)
-        running = sum(len(b.in_flight) for b in engine.pool.backends)
-        healthy = sum(b.healthy for b in engine.pool.backends)
-        head = (
-            f"{total} waiting, {running} running on {healthy} of {len(engine.pool.backends)} image server(s)."
-        )
-        body = "\n".join(lines) if lines else "You have no jobs waiting."
-        await interaction.followup.send(f"{head}\n{body}", ephemeral=True)
+        text = queue_text(mine, waiting=len(engine.scheduler), pool=engine.pool, position=engine.position)
+        await interaction.followup.send(text, ephemeral=True)
 
     @app_commands.command(
         name="cancel", description="Cancel one of your jobs (your newest if no id is given)"
@@ -65,12 +95,7 @@ def general_commands(controller: Controller, bot: ComfyBot) -> list[app_commands
     async def jobs(interaction: discord.Interaction[Any]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         recent = await engine.jobs.recent_for_user(interaction.user.id, limit=10)
-        lines = []
-        for job in recent:
-            prompt = prompt_of(job.params)
-            text = f" — {prompt[:60]}" if prompt else ""
-            lines.append(f"`{job.id}` /{job.template}: {STATE_WORDS[job.state]}{text}")
-        await interaction.followup.send("\n".join(lines) or "You have not run any jobs yet.", ephemeral=True)
+        await interaction.followup.send(jobs_text(recent, pool=engine.pool), ephemeral=True)
 
     @app_commands.command(name="show", description="Post a finished job's result again, with working buttons")
     @app_commands.describe(job="The job id")
@@ -108,7 +133,12 @@ def general_commands(controller: Controller, bot: ComfyBot) -> list[app_commands
             template = controller.templates.get(found.template)
             actions = [a.label for a in template.actions] if template else []
             await interaction.edit_original_response(
-                embed=result_embed(found, notes=notes, images=len(outputs)),
+                embed=result_embed(
+                    found,
+                    notes=notes,
+                    images=len(outputs),
+                    backend_name=engine.pool.display_name(found.backend),
+                ),
                 attachments=files,
                 view=result_view(found.id, actions),
             )

@@ -17,7 +17,7 @@ import discord
 from discord import app_commands
 
 from bot.discord_ui.presenter import describe, reply
-from bot.discord_ui.render import STATE_WORDS
+from bot.discord_ui.render import STATE_WORDS, state_words
 from bot.errors import BotError, JobError, JobNotFound
 from bot.jobs.engine import JobEngine
 from bot.jobs.states import OPEN_STATES, JobState
@@ -347,12 +347,11 @@ class ModerationCommands:
         )
         lines = []
         for job in jobs[:LIST_LIMIT]:
-            where = STATE_WORDS[job.state]
+            # Moderators read display names too: they run a community, not the GPU machines.
+            where = state_words(job, engine.pool.display_name(job.backend))
             place = engine.position(job.id)
             if place is not None:
                 where = f"queued, position {place[0] + 1}"
-            elif job.backend and job.state in (JobState.DISPATCHED, JobState.RUNNING):
-                where = f"{where} on {job.backend}"
             lines.append(
                 f"`{job.id}` /{job.template} by <@{job.user_id}> — {where} — {timestamp(job.created_at, 'R')}"
             )
@@ -417,7 +416,7 @@ class ModerationCommands:
             inline=False,
         )
         backends = [
-            f"{'🟢' if b.healthy else '🔴'} **{b.name}**: {len(b.in_flight)}/{b.capacity} in flight, "
+            f"{'🟢' if b.healthy else '🔴'} **{b.display_name}**: {len(b.in_flight)}/{b.capacity} in flight, "
             f"{len(b.capable)} template(s)"
             for b in engine.pool.backends
         ]

@@ -153,7 +153,8 @@ class Publisher:
         if preview is not None and len(preview) > self._file_limit(current):
             preview = None  # a preview is not worth a refused edit
         files = [("preview.jpg", preview)] if preview is not None else []
-        embed = status_embed(update, previews=bool(files))
+        backend_name = self._engine.pool.display_name(current.backend)
+        embed = status_embed(update, previews=bool(files), backend_name=backend_name)
         shown = (json.dumps(embed.to_dict(), sort_keys=True), hash(preview))
         if self._shown.get(current.id) == shown:
             return  # e.g. a queue refresh that found the same position
@@ -167,7 +168,7 @@ class Publisher:
                 raise
             # The channel's limit is lower than we thought: learn it, and show progress without a preview.
             self._messages.lower_upload_limit(current.channel_id, len(preview) - 1)
-            embed = status_embed(update, previews=False)
+            embed = status_embed(update, previews=False, backend_name=backend_name)
             await self._messages.show(current, Payload(embed=embed, view=waiting_view(current.id)), paid=True)
         self._shown[current.id] = shown
         if update.seq:
@@ -199,7 +200,9 @@ class Publisher:
         view = result_view(job.id, self._actions_for(job.template))
         for attempt in range(1, MAX_REFITS + 1):
             chunks = _chunks(files)
-            embed = result_embed(job, notes=notes, images=len(files))
+            embed = result_embed(
+                job, notes=notes, images=len(files), backend_name=self._engine.pool.display_name(job.backend)
+            )
             try:
                 ref = await self._messages.show(
                     job, Payload(embed=embed, files=chunks[0] if chunks else [], view=view)

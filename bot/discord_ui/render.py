@@ -31,6 +31,10 @@ STATE_WORDS: Final = {
     JobState.FAILED: "failed",
 }
 """A job's state in a few words, for lists (/queue, /jobs, /mod queue)."""
+ON_A_BACKEND: Final = frozenset(
+    {JobState.DISPATCHED, JobState.RUNNING, JobState.SUCCEEDED, JobState.DELIVERED, JobState.FAILED}
+)
+"""States in which a list says where the job runs or ran ("running on GPU 1")."""
 NOTABLE = ("steps", "cfg", "size", "width", "height", "denoise", "sampler", "checkpoint", "batch_size")
 
 
@@ -54,6 +58,14 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def state_words(job: Job, backend_name: str | None = None) -> str:
+    """The job's state for a list line, with the backend's display name where it matters."""
+    words = STATE_WORDS[job.state]
+    if backend_name and job.state in ON_A_BACKEND:
+        return f"{words} on {backend_name}"
+    return words
+
+
 def prompt_of(params: Mapping[str, Any]) -> str | None:
     value = params.get("prompt")
     return value if isinstance(value, str) else None
@@ -68,8 +80,14 @@ def _base(job: Job, colour: str, title: str) -> discord.Embed:
     return embed
 
 
-def status_embed(update: JobUpdate, *, previews: bool = True) -> discord.Embed:
-    """The embed for a job on its way (queued, under review, running) or ended without results."""
+def status_embed(
+    update: JobUpdate, *, previews: bool = True, backend_name: str | None = None
+) -> discord.Embed:
+    """The embed for a job on its way (queued, under review, running) or ended without results.
+
+    ``backend_name`` is the display name of the job's backend (``BackendPool.display_name``). The
+    job's own ``backend`` is an address and is never shown.
+    """
     job = update.job
     state = job.state
     if state is JobState.PENDING_REVIEW:
@@ -86,7 +104,7 @@ def status_embed(update: JobUpdate, *, previews: bool = True) -> discord.Embed:
         # Progress from the backend means it runs, even if RUNNING is not persisted yet.
         started = state is JobState.RUNNING or update.node is not None or bool(update.overall)
         title = "Running" if started else "Starting"
-        embed = _base(job, "running", f"{title} on {job.backend}" if job.backend else title)
+        embed = _base(job, "running", f"{title} on {backend_name}" if backend_name else title)
         overall = update.overall or 0.0
         lines = [f"`{progress_bar(overall)}` {overall * 100:.0f}%"]
         if update.node:
@@ -118,8 +136,11 @@ def status_embed(update: JobUpdate, *, previews: bool = True) -> discord.Embed:
     return embed
 
 
-def result_embed(job: Job, *, notes: Sequence[str] = (), images: int = 0) -> discord.Embed:
-    """The embed posted with the final images: what was asked and how it ran."""
+def result_embed(
+    job: Job, *, notes: Sequence[str] = (), images: int = 0, backend_name: str | None = None
+) -> discord.Embed:
+    """The embed posted with the final images: what was asked and how it ran (and on which backend,
+    by its display name)."""
     embed = _base(job, "done", f"/{job.template}")
     negative = job.params.get("negative")
     if isinstance(negative, str) and negative:
@@ -132,8 +153,8 @@ def result_embed(job: Job, *, notes: Sequence[str] = (), images: int = 0) -> dis
         embed.add_field(name="Settings", value=_clip(", ".join(notable), 1000))
     if job.started_at and job.finished_at:
         embed.add_field(name="Took", value=duration(job.finished_at - job.started_at))
-    if job.backend:
-        embed.add_field(name="Ran on", value=job.backend)
+    if backend_name:
+        embed.add_field(name="Ran on", value=backend_name)
     if images > 1:
         embed.add_field(name="Images", value=str(images))
     if notes:

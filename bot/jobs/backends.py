@@ -42,7 +42,13 @@ class Backend:
 
     @property
     def name(self) -> str:
+        """The stable key jobs store (the address): for storage, logs and metrics, never for members."""
         return self.client.name
+
+    @property
+    def display_name(self) -> str:
+        """What members read ("GPU 1", or the name from COMFYUI_NAMES)."""
+        return self.client.display_name
 
     @property
     def healthy(self) -> bool:
@@ -164,25 +170,40 @@ class BackendPool:
     def get(self, name: str) -> Backend | None:
         return next((b for b in self.backends if b.name == name), None)
 
+    def display_name(self, key: str | None) -> str | None:
+        """The member-facing name of the backend a job stores as ``key``; None for none, or one no
+        longer configured (its address must not stand in for the name)."""
+        backend = self.get(key) if key else None
+        return backend.display_name if backend is not None else None
+
     def capable_slots(self, template: str) -> int:
         return sum(b.capacity for b in self.backends if b.healthy and b.can_run(template))
 
     def why_waiting(self, template: str) -> str | None:
         """Why a job of ``template`` cannot start now, in words for the member; None if it can."""
         healthy = [b for b in self.backends if b.healthy]
+        if not self.backends:
+            return "No image server is configured; your job stays queued."
         if not healthy:
-            return "No image server is available right now; your job stays queued."
+            down = _listed(b.display_name for b in self.backends)
+            verb, back = ("is", "it is") if len(self.backends) == 1 else ("are", "one is")
+            return f"{down} {verb} not answering right now; your job stays queued until {back} back."
         able = [b for b in healthy if b.can_run(template)]
         if not able:
             reasons = sorted({r for b in healthy for r in b.problems.get(template, [])})
             detail = f" ({reasons[0]})" if reasons else ""
-            return f"No available image server can run `{template}` right now{detail}; your job stays queued."
+            text = f"{_listed(b.display_name for b in healthy)} cannot run `{template}` right now{detail}"
+            silent = [b.display_name for b in self.backends if not b.healthy]
+            if silent:
+                text += f", and {_listed(silent)} {'is' if len(silent) == 1 else 'are'} not answering"
+            return text + "; your job stays queued."
         return None  # merely busy: the position and ETA say enough
 
     def snapshot(self) -> list[dict[str, Any]]:
         return [
             {
                 "name": b.name,
+                "display_name": b.display_name,
                 "healthy": b.healthy,
                 "in_flight": len(b.in_flight),
                 "capacity": b.capacity,
@@ -190,3 +211,9 @@ class BackendPool:
             }
             for b in self.backends
         ]
+
+
+def _listed(names: Iterable[str]) -> str:
+    """Names joined for a sentence: A; A and B; A, B and C."""
+    items = list(names)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -81,15 +81,15 @@ class SubmissionWithdrawn(ComfyError):
         super().__init__("The job was withdrawn before it was sent.", detail=f"job={job_id} withdrawn")
 
 
-def retry_notice(error: ComfyError | None) -> str:
-    """What the member reads while a job that failed on the way is tried again."""
+def retry_notice(error: ComfyError | None, server: str) -> str:
+    """What the member reads while a job that failed on ``server`` (its display name) is tried again."""
     if isinstance(error, BackendUnavailable):
-        return "The image server running your job stopped answering, so the job was moved; it starts again."
+        return f"{server} stopped answering, so your job was moved and starts again."
     if isinstance(error, PromptLost):
-        return "The image server restarted and lost your job, so it starts again from the beginning."
+        return f"{server} restarted and lost your job, so it starts again from the beginning."
     if isinstance(error, OutputsLost):
-        return "Some of your images were lost on the way, so the job is run again (same seed)."
-    return "Something went wrong on the image server, so your job is tried again."
+        return f"Some of your images from {server} were lost on the way, so the job runs again (same seed)."
+    return f"Something went wrong on {server}, so your job is tried again."
 
 
 class JobEngine:
@@ -583,7 +583,10 @@ class JobEngine:
             async with self.db.transaction():
                 before = await self.jobs.require(job.id)
                 again = await self.jobs.transition(
-                    job.id, IN_FLIGHT, JobState.QUEUED, notice=retry_notice(outcome.error)
+                    job.id,
+                    IN_FLIGHT,
+                    JobState.QUEUED,
+                    notice=retry_notice(outcome.error, backend.display_name),
                 )
                 await self._charge_run(before, again)
             if isinstance(outcome.error, BackendUnavailable) and job.prompt_id is not None:

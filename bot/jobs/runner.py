@@ -176,7 +176,9 @@ class JobRunner:
             except StopAsyncIteration:
                 return
             except TimeoutError:
-                raise BackendUnavailable(backend.name, f"no reconnect within {self._grace:g}s") from None
+                raise BackendUnavailable(
+                    backend.name, f"no reconnect within {self._grace:g}s", server=backend.display_name
+                ) from None
             waiting_since_drop = isinstance(event, ConnectionLost)
             if waiting_since_drop:
                 await self._check_alive(backend)
@@ -188,7 +190,9 @@ class JobRunner:
             async with asyncio.timeout(self._probe_timeout):
                 await backend.client.http.system_stats()
         except (TimeoutError, BackendUnavailable) as exc:
-            raise BackendUnavailable(backend.name, f"websocket dropped and HTTP failed too ({exc})") from None
+            raise BackendUnavailable(
+                backend.name, f"websocket dropped and HTTP failed too ({exc})", server=backend.display_name
+            ) from None
         except ComfyError:
             pass  # it answers, if strangely: give it the grace period to reconnect
 

@@ -62,6 +62,9 @@ class BackendView(Protocol):
     def name(self) -> str: ...
 
     @property
+    def display_name(self) -> str: ...
+
+    @property
     def healthy(self) -> bool: ...
 
     @property
@@ -95,7 +98,12 @@ class EngineView(Protocol):
 
 
 class LiveStateCollector:
-    """Reads queue depth per lane and each backend's health and load when Prometheus scrapes."""
+    """Reads queue depth per lane and each backend's health and load when Prometheus scrapes.
+
+    Backends are labelled by address (``Backend.name``), like the logs: it is stable when an owner
+    renames a backend, so no series splits, and /metrics is the operator's. ``backend_info`` maps each
+    address to the display name members see, for dashboards that want the names.
+    """
 
     def __init__(self, queue: QueueView, pool: PoolView) -> None:
         self._queue = queue
@@ -123,10 +131,15 @@ class LiveStateCollector:
                 "Prompts the bot keeps inside the backend at most (COMFYUI_MAX_IN_FLIGHT).",
                 labels=["backend"],
             ),
+            GaugeMetricFamily(
+                f"{PREFIX}_backend_info",
+                "Always 1: the name members see for each backend (COMFYUI_NAMES, or GPU n).",
+                labels=["backend", "display_name"],
+            ),
         )
 
     def collect(self) -> Iterator[Metric]:
-        depth, healthy, in_flight, capacity = self._families()
+        depth, healthy, in_flight, capacity, info = self._families()
         counts: dict[str, int] = dict.fromkeys(self._lanes, 0)
         for item in self._queue.waiting():
             counts[item.lane] = counts.get(item.lane, 0) + 1
@@ -138,7 +151,8 @@ class LiveStateCollector:
             healthy.add_metric([backend.name], 1.0 if backend.healthy else 0.0)
             in_flight.add_metric([backend.name], len(backend.in_flight))
             capacity.add_metric([backend.name], backend.capacity)
-        yield from (depth, healthy, in_flight, capacity)
+            info.add_metric([backend.name, backend.display_name], 1.0)
+        yield from (depth, healthy, in_flight, capacity, info)
 
 
 class _Recent:

@@ -118,7 +118,7 @@ async def test_cancel_a_queued_job_after_a_restart(make_bot, fake_comfy) -> None
     record = await bot.fake.slash("imagine", {"prompt": "patience"})
     message = await status_of(bot.fake, record)
     job_id = job_id_of(message)
-    assert "no image server is available" in embed_text(message).lower()
+    assert "gpu 1 is not answering" in embed_text(message).lower()
     assert "stays queued" in embed_text(message).lower()
     await bot.restart()
     click = await bot.fake.click(f"cc:cancel:{job_id}", message)

@@ -73,7 +73,7 @@ async def test_no_backend_keeps_the_job_queued_and_says_so(make_bot, fake_comfy)
     record = await bot.fake.slash("imagine", {"prompt": "anyone there?"})
     message = await status_of(bot.fake, record)
     text = embed_text(message)
-    assert "No image server is available right now; your job stays queued." in text
+    assert "GPU 1 is not answering right now; your job stays queued until it is back." in text
     job = await bot.engine.jobs.get(job_id_of(message))
     assert job.state is JobState.QUEUED
     await fake_comfy.start()  # the server comes back: the job runs and is delivered

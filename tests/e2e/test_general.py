@@ -45,7 +45,7 @@ async def test_queue_lists_my_waiting_jobs_with_position_and_the_totals(make_bot
 async def test_jobs_lists_my_recent_jobs(bot: BotUnderTest) -> None:
     job, _ = await _delivered(bot)
     text = await _reply(bot, "jobs")
-    assert f"`{job.id}` /imagine: done — a quiet harbour" in text
+    assert f"`{job.id}` /imagine: done on GPU 1 — a quiet harbour" in text
     assert "not run any jobs yet" in await _reply(bot, "jobs", user=bot.fake.moderator)
 
 

@@ -98,10 +98,11 @@ async def build_harness(
     clock: Callable[[], float] = time.time,
     on_fatal: Callable[[str], None] | None = None,
     workflows: Path = WORKFLOWS,
+    endpoints: Sequence[Endpoint] | None = None,
 ) -> Harness:
-    """An engine on ``data_dir`` over the given fake backends, started. ``before_start(db)`` runs once the
-    database is open (e.g. to install DbFaults); restarts of crashed loops and failed deliveries wait
-    milliseconds, not seconds."""
+    """An engine on ``data_dir`` over ``urls`` (or configured ``endpoints``, with their auth and display
+    names), started. ``before_start(db)`` runs once the database is open (e.g. to install DbFaults);
+    restarts of crashed loops and failed deliveries wait milliseconds, not seconds."""
     session = await stack.enter_async_context(aiohttp.ClientSession())
     db = await stack.enter_async_context(await Database.open_in(data_dir, clock=clock))
     if before_start is not None:
@@ -111,13 +112,13 @@ async def build_harness(
     clients = [
         ComfyClient(
             session,
-            Endpoint(url),
+            endpoint,
             client_id=client_ids[i] if client_ids else None,
             timeout=3.0,
             retry=RetryPolicy(attempts=2, backoff=Backoff(0.001, 0.002), sleep=no_sleep),
             backoff=Backoff(0.01, 0.05),
         )
-        for i, url in enumerate(urls)
+        for i, endpoint in enumerate(endpoints or [Endpoint(url) for url in urls])
     ]
     pool = BackendPool(clients, capacity=capacity, capability_check=planner.capabilities, probe_interval=0.05)
     engine = JobEngine(

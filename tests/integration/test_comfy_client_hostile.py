@@ -141,7 +141,8 @@ async def test_connection_refused_is_backend_unavailable(session: aiohttp.Client
     with pytest.raises(BackendUnavailable) as info:
         await client.http.system_stats()
     assert "unreachable" in str(info.value)
-    assert info.value.user_message == "The image server is not reachable right now."
+    # Members read the backend's display name (the default here), never its address.
+    assert info.value.user_message == "GPU 1 is not answering right now."
 
 
 async def test_html_500_on_submit_is_unexpected_and_not_retried(

@@ -97,3 +97,77 @@ def test_bad_config_exits_2_without_network(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "DISCORD_TOKEN" in result.stderr
     assert "COMFYUI_TIMEOUT" in result.stderr
+
+
+# --- backend display names ------------------------------------------------------------------------
+
+
+def test_backends_are_named_gpu_1_2_in_url_order_by_default() -> None:
+    env = {"DISCORD_TOKEN": TOKEN, "COMFYUI_URLS": "http://b:8188, https://a.example/comfy"}
+    first, second = load_settings(env).backends
+    assert (first.display_name, second.display_name) == ("GPU 1", "GPU 2")
+    # The address stays the backend's key, whatever it is called.
+    assert (first.name, second.name) == ("b:8188", "a.example/comfy")
+
+
+def test_comfyui_names_name_the_backends_in_order() -> None:
+    env = {
+        "DISCORD_TOKEN": TOKEN,
+        "COMFYUI_URLS": "http://b:8188,http://a:8188",
+        "COMFYUI_NAMES": "  Big\tGPU ,Laptop (RTX 3060) ",
+    }
+    first, second = load_settings(env).backends
+    assert (first.display_name, second.display_name) == ("Big GPU", "Laptop (RTX 3060)")
+    assert (first.name, second.name) == ("b:8188", "a:8188")
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("@everyone", "start with a letter"),
+        ("Big <@123456789012345678>", "'<'"),
+        ("**Big** GPU", "start with a letter"),
+        ("Big_GPU_", "'_'"),
+        ("Big [GPU](https://evil.example)", "'['"),
+        ("Big `GPU`", "'`'"),
+        ("Big ~~GPU~~", "'~'"),
+        ("Big ||GPU||", "'|'"),
+        ("# Heading", "start with a letter"),
+        ("> quote", "start with a letter"),
+        ("-# subtext", "start with a letter"),
+        ("gpu.example:8188", "':'"),
+        ("Big\\GPU", "'\\\\'"),
+        ("Big\u200bGPU", "'\\u200b'"),
+        ("G" * 33, "33 characters long; the limit is 32"),
+    ],
+)
+def test_a_name_that_could_inject_markdown_or_mentions_is_refused(name: str, why: str) -> None:
+    env = {"DISCORD_TOKEN": TOKEN, "COMFYUI_URLS": "http://a:8188", "COMFYUI_NAMES": name}
+    with pytest.raises(ConfigError) as info:
+        load_settings(env)
+    (problem,) = info.value.problems
+    assert problem.startswith("COMFYUI_NAMES entry 1")
+    assert why in problem
+
+
+def test_names_may_use_other_scripts_emoji_and_plain_punctuation() -> None:
+    names = "Große Karte,ラップトップ,🔥 Render box,Bob's RTX 4090 + 3090,A/B - test & co. (2)"
+    env = {"DISCORD_TOKEN": TOKEN, "COMFYUI_URLS": ",".join(f"http://h{i}:8188" for i in range(5))}
+    settings = load_settings({**env, "COMFYUI_NAMES": names})
+    assert [b.display_name for b in settings.backends] == names.split(",")
+
+
+def test_name_problems_are_all_reported_with_the_url_count() -> None:
+    env = {
+        "DISCORD_TOKEN": TOKEN,
+        "COMFYUI_URLS": "http://a:8188,http://b:8188,http://c:8188,http://d:8188",
+        "COMFYUI_NAMES": "Big GPU,,big gpu",
+    }
+    with pytest.raises(ConfigError) as info:
+        load_settings(env)
+    problems = info.value.problems
+    assert problems == [
+        "COMFYUI_NAMES has 3 name(s) for 4 URL(s) in COMFYUI_URLS; give one name per URL, in the same order",
+        "COMFYUI_NAMES entry 2 ('') is empty",
+        "COMFYUI_NAMES entries 1 and 3 are both 'big gpu'; members could not tell the backends apart",
+    ]

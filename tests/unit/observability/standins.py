@@ -15,6 +15,7 @@ CREATED = 1_700_000_000.0
 @dataclass
 class StandInBackend:
     name: str
+    display_name: str = "GPU"
     healthy: bool = True
     in_flight: set[str] = field(default_factory=set)
     capacity: int = 2
@@ -39,8 +40,8 @@ def standin_engine() -> StandInEngine:
     return StandInEngine(
         pool=StandInPool(
             [
-                StandInBackend("gpu-a:8188", in_flight={"j1", "j2"}),
-                StandInBackend("gpu-b:8188", healthy=False),
+                StandInBackend("gpu-a:8188", "Big GPU", in_flight={"j1", "j2"}),
+                StandInBackend("gpu-b:8188", "Laptop", healthy=False),
             ]
         )
     )

@@ -57,6 +57,9 @@ async def test_queue_depth_per_lane_and_backend_state_are_read_at_scrape_time(
     assert value(found, "comfycord_backend_in_flight", backend="gpu-a:8188") == 2
     assert value(found, "comfycord_backend_in_flight", backend="gpu-b:8188") == 0
     assert value(found, "comfycord_backend_capacity", backend="gpu-a:8188") == 2
+    # Series stay keyed by address (stable across renames); the info series gives the member-facing name.
+    assert value(found, "comfycord_backend_info", backend="gpu-a:8188", display_name="Big GPU") == 1
+    assert value(found, "comfycord_backend_info", backend="gpu-b:8188", display_name="Laptop") == 1
 
     # The next scrape sees the change: nothing is cached between scrapes.
     engine.scheduler.remove("c")
@@ -221,6 +224,7 @@ async def test_exposition_names_every_metric_with_help(metrics: Metrics, engine:
         "comfycord_backend_healthy",
         "comfycord_backend_in_flight",
         "comfycord_backend_capacity",
+        "comfycord_backend_info",
         "comfycord_job_wait_seconds",
         "comfycord_job_run_seconds",
         "comfycord_jobs_finished_total",
