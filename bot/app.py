@@ -31,7 +31,7 @@ from bot.jobs.template_planner import TemplatePlanner
 from bot.moderation import ModerationService, load_screener
 from bot.observability import Metrics, metrics_server_for
 from bot.storage import BackendClientRepository, Database, IntakeRepository, MetaRepository, Spool
-from bot.supervisor import Supervisor
+from bot.supervisor import RestartPolicy, Supervisor
 from bot.templates import Param, Template, load_templates_lenient, merged_backend_options
 
 log = logging.getLogger(__name__)
@@ -47,11 +47,13 @@ class App:
         *,
         token_seconds: float = TOKEN_SAFE_SECONDS,
         clock: Callable[[], float] = time.time,
+        restart_policy: RestartPolicy | None = None,
         **client_options: Any,
     ) -> None:
         """``token_seconds``: how long an interaction token is used before editing through the channel
         (Discord's 15 minutes less a margin; tests shorten it). ``clock``: wall-clock time for the
         database, the engine and moderation (tests move it, e.g. across the UTC day for quotas).
+        ``restart_policy``: how crashed background loops come back (tests shorten it).
         ``client_options`` go to discord.py."""
         self.settings = settings
         self._token_seconds = token_seconds
@@ -63,7 +65,8 @@ class App:
         self.publisher: Publisher | None = None
         self._bot_task: asyncio.Task[None] | None = None
         self._started_at = 0.0
-        self.frontend = Supervisor(on_fatal=self._fatal)
+        self._restart_policy = restart_policy
+        self.frontend = Supervisor(policy=restart_policy, on_fatal=self._fatal)
         """Owns the Discord side's background work (status publisher, review desk, command recovery)."""
         self.fatal: str | None = None
         """Why the App must stop (a background loop kept crashing); set once, with ``stopping``."""
@@ -105,6 +108,7 @@ class App:
             ),
             clock=self._clock,
             on_fatal=self._fatal,
+            restart_policy=self._restart_policy,
         )
         self.engine = engine
 
@@ -194,12 +198,12 @@ class App:
         stack.push_async_callback(self._stop_bot)
         self.frontend.spawn(self._recover_commands(intake), name="intake-recovery")
 
-    async def health(self) -> list[str]:
+    async def health(self, *, database_timeout: float = 2.0) -> list[str]:
         """What is wrong inside the bot: a background loop that is down, a database that does not answer."""
         problems = [*(self.engine.problems() if self.engine else []), *self.frontend.problems()]
         if self._db is not None:
             try:
-                async with asyncio.timeout(2.0):
+                async with asyncio.timeout(database_timeout):
                     await self._db.fetch_one("SELECT 1")
             except Exception as exc:
                 problems.append(f"database not answering ({type(exc).__name__})")
