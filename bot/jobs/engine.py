@@ -39,6 +39,7 @@ from bot.jobs.backends import Backend, BackendPool
 from bot.jobs.deliverer import Deliverer, retry_pause
 from bot.jobs.delivery import ResultSink
 from bot.jobs.eta import DurationModel
+from bot.jobs.ids import normalize_job_id
 from bot.jobs.model import InputRef, Job, new_job
 from bot.jobs.planning import JobPlanner, JobRequest
 from bot.jobs.runner import JobRunner, Progress, RunOutcome, user_reason
@@ -59,6 +60,8 @@ from bot.supervisor import RestartPolicy, Supervisor
 log = logging.getLogger(__name__)
 
 IN_FLIGHT = (JobState.DISPATCHED, JobState.RUNNING)
+VERDICT_WAIT = 3.0
+"""Seconds a cancel of an executing prompt waits to learn whether the interrupt came in time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,17 @@ class EngineLimits:
     parallel_deliveries: int = 8
     max_blocked_wait: float = 3600.0
     """A queued job that no working backend can run ends after waiting this long."""
+
+
+@dataclass(frozen=True, slots=True)
+class _LiveRun:
+    """A run this process drives: enough to interrupt it without reading the database."""
+
+    backend: Backend
+    prompt_id: str
+    user_id: int
+    verdict: asyncio.Future[bool]
+    """Whether the server ran the prompt to success; False once the run ended any other way."""
 
 
 class SubmissionWithdrawn(ComfyError):
@@ -134,7 +148,8 @@ class JobEngine:
             reconnect_grace=self.limits.reconnect_grace,
             on_started=self._mark_running,
             on_progress=self._publish_progress,
-            on_completed=self._completed,
+            on_finishing=self._mark_finishing,
+            on_completed=self._server_verdict,
             submit_guard=self._submit_guard,
         )
         self.deliverer = Deliverer(
@@ -150,6 +165,8 @@ class JobEngine:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._started: set[str] = set()
         self._finishing: set[str] = set()
+        self._cancelling: dict[str, asyncio.Event] = {}
+        self._live: dict[str, _LiveRun] = {}
         self._submitted: set[str] = set()
         self._gates: dict[str, asyncio.Lock] = {}
         self._blocked_since: dict[str, float] = {}
@@ -285,21 +302,43 @@ class JobEngine:
     async def cancel(self, job_id: str, *, by_user: int | None = None, reason: str | None = None) -> Job:
         """Cancel a job; ``by_user`` must own it (None: a moderator or the system).
 
-        CANCELLED is written first, checked against the state read in the same transaction; only then
-        is the run stopped, by what that row says: the task that drives it, and the prompt by its id.
+        CANCELLED is written in a transaction that reads the job first, so the write is checked against
+        the state it replaces; then the run is stopped by what that row says (the task that drives it,
+        the prompt by its id). A prompt this process has sent is stopped before the write as well: ComfyUI
+        looks for an interrupt only between nodes and steps, so every millisecond counts, and it cannot
+        interrupt a prompt in its last node. The server's verdict decides: a prompt that ran to success
+        anyway is delivered, and the member told the cancel came too late.
         """
-        async with self.db.transaction():
-            job = await self.jobs.get(job_id)
-            if job is None or (by_user is not None and job.user_id != by_user):
-                raise JobNotFound("You have no job with that id.", detail=f"job={job_id} cancel by {by_user}")
-            if job.state not in OPEN_STATES:
-                raise JobError(f"Job `{job.id}` is already {job.state.value.replace('_', ' ')}.")
-            if job.id in self._finishing:
-                raise JobError(f"Job `{job.id}` has already finished; its result is on the way.")
-            cancelled = await self.jobs.transition(
-                job.id, job.state, JobState.CANCELLED, failure_reason=reason or "Cancelled."
-            )
-            await self._charge_run(job, cancelled)
+        canonical = normalize_job_id(job_id) or job_id
+        settled = self._cancelling.setdefault(canonical, asyncio.Event())
+        stopped: set[str] = set()  # prompts already stopped (and asked about) by this cancel
+        try:
+            while True:
+                live = self._sent(canonical, stopped)
+                if live is not None and by_user in (None, live.user_id):
+                    stopped.add(live.prompt_id)
+                    if await self._stop_and_ask(canonical, live):
+                        raise JobError(f"Job `{canonical}` had already finished; its result is on the way.")
+                async with self.db.transaction():
+                    job = await self.jobs.get(canonical)
+                    if job is None or (by_user is not None and job.user_id != by_user):
+                        raise JobNotFound(
+                            "You have no job with that id.", detail=f"job={job_id} cancel by {by_user}"
+                        )
+                    if job.state not in OPEN_STATES:
+                        raise JobError(f"Job `{job.id}` is already {job.state.value.replace('_', ' ')}.")
+                    if job.id in self._finishing:
+                        raise JobError(f"Job `{job.id}` is finishing; its result is on the way.")
+                    if self._sent(job.id, stopped) is not None:
+                        continue  # its prompt reached the server meanwhile: stop it and ask about it first
+                    cancelled = await self.jobs.transition(
+                        job.id, job.state, JobState.CANCELLED, failure_reason=reason or "Cancelled."
+                    )
+                    await self._charge_run(job, cancelled)
+                break
+        finally:
+            settled.set()
+            self._cancelling.pop(canonical, None)
         self.scheduler.remove(job.id)
         self._blocked_since.pop(job.id, None)
         if job.state in IN_FLIGHT_STATES:
@@ -307,6 +346,37 @@ class JobEngine:
         log.info("job=%s cancelled by=%s", job.id, by_user)
         self._ended(cancelled)
         return cancelled
+
+    def _sent(self, job_id: str, stopped: set[str]) -> _LiveRun | None:
+        """The run of ``job_id`` whose prompt this process has sent to a server, unless already stopped.
+
+        A prompt still being sent needs no asking: the write comes first, and the stop after it waits
+        for the send to land; a prompt that just arrived is nowhere near its last node."""
+        live = self._live.get(job_id)
+        if live is None or job_id not in self._submitted or live.prompt_id in stopped:
+            return None
+        return live
+
+    async def _stop_and_ask(self, job_id: str, live: _LiveRun) -> bool:
+        """Stop a prompt this process sent and learn whether it ran to success anyway."""
+        http, prompt_id = live.backend.client.http, live.prompt_id
+        try:
+            await http.delete_pending([prompt_id])
+            await http.interrupt(prompt_id)
+            queue = await http.get_queue()
+            if queue.is_running(prompt_id):
+                # It stops at its next step or node, unless it is in its last node: hear how it ends.
+                async with asyncio.timeout(VERDICT_WAIT):
+                    return await asyncio.shield(live.verdict)
+            if queue.contains(prompt_id):
+                return False  # still pending (just sent): the stop after the write deletes it
+            entry = await http.get_history(prompt_id)
+        except TimeoutError:
+            return False  # a slow step: the interrupt takes effect at the next one
+        except ComfyError as exc:
+            log.info("job=%s could not stop prompt %s before cancelling (%s)", job_id, prompt_id, exc)
+            return False
+        return entry is not None and entry.status == "success"
 
     async def _stop_run(self, job: Job) -> None:
         """Stop a run whose job no longer wants it: its task, and its prompt on the backend."""
@@ -316,13 +386,14 @@ class JobEngine:
             task = self._running.get(job.id)
             if task is not None:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        if job.id not in self._running:
-            self._gates.pop(job.id, None)
         backend = self.pool.get(job.backend or "")
         if backend is not None:
             await self._runner.stop(job, backend)
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if job.id not in self._running:
+            self._gates.pop(job.id, None)
 
     # --- questions ------------------------------------------------------------------------------------
 
@@ -504,6 +575,9 @@ class JobEngine:
 
     def _start_run(self, job: Job, backend: Backend, *, attach: bool = False) -> None:
         backend.in_flight.add(job.id)
+        assert job.prompt_id is not None, "a dispatched job has its prompt_id persisted"
+        verdict = asyncio.get_running_loop().create_future()
+        self._live[job.id] = _LiveRun(backend, job.prompt_id, job.user_id, verdict)
         if attach:
             self._submitted.add(job.id)
         log.info("job=%s prompt_id=%s dispatched to %s", job.id, job.prompt_id, backend.name)
@@ -527,11 +601,17 @@ class JobEngine:
             await self._runner.stop(job, backend)
         finally:
             backend.in_flight.discard(job.id)
+            live = self._live.pop(job.id, None)
+            if live is not None and not live.verdict.done():
+                live.verdict.set_result(False)
             self._running.pop(job.id, None)
             self._started.discard(job.id)
             self._submitted.discard(job.id)
             self._gates.pop(job.id, None)
             self.pool.notify()
+        cancelling = self._cancelling.get(job.id)
+        if cancelling is not None:
+            await cancelling.wait()  # the cancel decides first; the run was likely interrupted by it
         try:
             await self._settle(job, backend, outcome)
         finally:
@@ -630,10 +710,6 @@ class JobEngine:
         self._publish(running)
         return running
 
-    def _completed(self, job: Job, success: bool) -> None:
-        if success:
-            self._finishing.add(job.id)  # from now on a cancel would only throw a finished result away
-
     def _publish_progress(self, job: Job, progress: Progress) -> None:
         elapsed = None if job.started_at is None else self._clock() - job.started_at
         self.updates.publish(
@@ -669,6 +745,14 @@ class JobEngine:
         """A job ended without results: publish it and make sure the member hears why."""
         self._publish(job)
         self.deliverer.request(job.id)
+
+    def _mark_finishing(self, job: Job) -> None:
+        self._finishing.add(job.id)  # from now on a cancel could only throw a finished result away
+
+    def _server_verdict(self, job: Job, success: bool) -> None:
+        live = self._live.get(job.id)
+        if live is not None and not live.verdict.done():
+            live.verdict.set_result(success)
 
     # --- jobs no backend can run -----------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from PIL import Image
 
 from bot.comfy import (
+    CachedNodes,
     Completed,
     ConnectionLost,
     Finished,
@@ -43,6 +44,9 @@ from bot.jobs.planning import JobPlanner
 from bot.storage import Spool
 
 log = logging.getLogger(__name__)
+
+STOP_CHECKS = 12
+"""How often ``stop`` re-sends the interrupt while the prompt is still queued or running (~3 s in all)."""
 
 RETRYABLE = (BackendUnavailable, PromptLost, OutputsLost, UnexpectedResponse)
 
@@ -88,6 +92,7 @@ class JobRunner:
         reconnect_grace: float = 30.0,
         on_started: Callable[[Job], Awaitable[Job]],
         on_progress: Callable[[Job, Progress], None],
+        on_finishing: Callable[[Job], None] = lambda job: None,
         on_completed: Callable[[Job, bool], None] = lambda job, success: None,
         submit_guard: Callable[[Job], AbstractAsyncContextManager[object]] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
@@ -95,7 +100,9 @@ class JobRunner:
     ) -> None:
         """``on_started`` persists that ComfyUI began executing and returns the job as stored; it is
         awaited, so no progress about the job can be published before its RUNNING state.
-        ``on_completed(job, success)`` hears the server's verdict before the outputs are collected.
+        ``on_finishing(job)`` hears that the run can no longer be stopped: its last output node started
+        (ComfyUI checks for an interrupt only between nodes and between steps) or it succeeded.
+        ``on_completed(job, success)`` hears the server's verdict, before the outputs are collected.
         ``submit_guard(job)`` is entered around ``POST /prompt`` (the engine re-checks the job there)."""
         self._planner = planner
         self._spool = spool
@@ -103,6 +110,7 @@ class JobRunner:
         self._grace = reconnect_grace
         self._on_started = on_started
         self._on_progress = on_progress
+        self._on_finishing = on_finishing
         self._on_completed = on_completed
         self._submit_guard = submit_guard
         self._monotonic = monotonic
@@ -147,14 +155,23 @@ class JobRunner:
             )
         images: tuple[OutputImage, ...] = ()
         progress = Progress()
+        outputs_to_start = set(plan.output_nodes)
         async with asyncio.timeout(None) as deadline:
             async for event in self._with_grace(aiter(run), backend):
+                if isinstance(event, CachedNodes | NodeExecuting) and outputs_to_start:
+                    outputs_to_start -= set(
+                        event.nodes if isinstance(event, CachedNodes) else [event.node_id]
+                    )
+                    if not outputs_to_start and isinstance(event, NodeExecuting):
+                        self._on_finishing(job)
                 if isinstance(event, Started):
                     # The run-time limit counts from the moment ComfyUI starts the job, not from
                     # when it began to wait behind the prompt before it.
                     deadline.reschedule(asyncio.get_running_loop().time() + self._max_runtime)
                     job = await self._on_started(job)
                 elif isinstance(event, Completed):
+                    if event.success:
+                        self._on_finishing(job)
                     self._on_completed(job, event.success)
                 elif isinstance(event, Finished):
                     images = event.images
@@ -224,12 +241,29 @@ class JobRunner:
         return tuple(refs)
 
     async def stop(self, job: Job, backend: Backend) -> None:
-        """Stop our own prompt (targeted by id, never global), whether it waits or runs."""
+        """Stop our own prompt (targeted by id, never global), whether it waits or runs, and make sure.
+
+        An interrupt is lost when it lands between ComfyUI taking the prompt off its queue and starting
+        it (execution clears the flag first), so the queue is looked at again until the prompt is gone.
+        It may still finish if it is in its last node, which ComfyUI cannot interrupt.
+        """
         if job.prompt_id is None:
             return
+        http = backend.client.http
         try:
-            await backend.client.http.delete_pending([job.prompt_id])
-            await backend.client.http.interrupt(job.prompt_id)
+            for attempt in range(STOP_CHECKS):
+                await http.delete_pending([job.prompt_id])
+                await http.interrupt(job.prompt_id)
+                if not (await http.get_queue()).contains(job.prompt_id):
+                    return
+                await asyncio.sleep(min(0.5, 0.01 * 2**attempt))
+            log.warning(
+                "job=%s prompt %s still on %s after %d stops",
+                job.id,
+                job.prompt_id,
+                backend.name,
+                STOP_CHECKS,
+            )
         except ComfyError as exc:
             log.warning("job=%s could not interrupt prompt %s: %s", job.id, job.prompt_id, exc)
 

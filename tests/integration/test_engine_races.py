@@ -437,3 +437,33 @@ async def test_a_mailbox_drops_an_update_older_than_one_it_has(fake_comfy, stack
     box.put(JobUpdate(job=job, seq=6, overall=0.0))  # produced earlier, arrived later
     assert [(u.seq, u.node) for u in box.drain()] == [(7, "KSampler")]
     assert box.stale == 1
+
+
+async def test_a_cancel_asks_the_server_before_calling_a_finished_run_cancelled(
+    fake_comfy, stack, tmp_path
+) -> None:
+    """The engine's view lags the server (here: its RUNNING write waits for the database while the whole
+    prompt runs). A cancel then must not report "cancelled" for a prompt that ran to success: it asks."""
+    h, faults = await _harness(stack, tmp_path, [fake_comfy])
+    running = faults.hold(moving_to("running"))
+    job = await h.engine.submit(request())
+    await running.arrived.wait()
+    await eventually(lambda: any(e.outcome == "success" for e in fake_comfy.executions))
+    cancel = asyncio.create_task(h.engine.cancel(job.id, by_user=1))
+    with pytest.raises(JobError, match="had already finished"):
+        await asyncio.wait_for(asyncio.shield(cancel), 5)
+    running.release()
+    assert (await h.wait_state(job.id, JobState.DELIVERED)).state is JobState.DELIVERED
+
+
+async def test_a_cancel_of_an_executing_prompt_waits_for_the_interrupt_to_land(
+    fake_comfy, stack, tmp_path
+) -> None:
+    fake_comfy.step_delay = 0.05
+    h, _ = await _harness(stack, tmp_path, [fake_comfy])
+    job = await h.engine.submit(request(steps=40))
+    running = await h.wait_state(job.id, JobState.RUNNING)
+    cancelled = await h.engine.cancel(job.id, by_user=1)
+    assert cancelled.state is JobState.CANCELLED
+    # By the time the cancel answered, the server had reported the interruption.
+    assert [e.outcome for e in fake_comfy.executions if e.prompt_id == running.prompt_id] == ["interrupted"]
