@@ -42,6 +42,7 @@ class Spool:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._sweeping = asyncio.Lock()  # two sweeps at once would delete the same folders
 
     @classmethod
     def in_data_dir(cls, data_dir: Path) -> Spool:
@@ -82,7 +83,8 @@ class Spool:
 
         Jobs not listed are kept whatever their age: they may still be waiting, running or delivering.
         """
-        return await asyncio.to_thread(self._cleanup, older_than, frozenset(delivered_job_ids))
+        async with self._sweeping:
+            return await asyncio.to_thread(self._cleanup, older_than, frozenset(delivered_job_ids))
 
     # --- worker-thread side ----------------------------------------------------------------------
 
@@ -174,5 +176,13 @@ def _newest_mtime(folder: Path) -> float:
 def _remove_tree(folder: Path) -> bool:
     if not folder.exists():
         return False
-    shutil.rmtree(folder)
+    # Another thread (a sweep, a failed submission's clean-up) may remove parts of it meanwhile.
+    shutil.rmtree(folder, onerror=_unless_gone)
     return True
+
+
+def _unless_gone(
+    function: object, path: str, exc_info: tuple[type[BaseException], BaseException, object]
+) -> None:
+    if not isinstance(exc_info[1], FileNotFoundError):
+        raise exc_info[1]

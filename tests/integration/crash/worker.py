@@ -1,9 +1,18 @@
-"""A bot-less engine process for the crash test: submit up to N jobs, approve, cancel, deliver.
+"""A bot-less engine process for the crash test: submit N jobs, approve, cancel, deliver, and die on cue.
 
-Run as ``python -m tests.integration.crash.worker DATA_DIR URL[,URL] N``. The parent kills it with
-SIGKILL at random moments and starts it again; everything it knows must come from DATA_DIR.
-Deliveries go to ``DATA_DIR/posted.jsonl`` through a sink that, like Discord with an idempotency key,
-refuses to post the same job twice, and logs every attempt to ``DATA_DIR/attempts.jsonl``.
+Run as ``python -m tests.integration.crash.worker DATA_DIR URL[,URL] N [KILL_POINT]``. With a kill point
+the process SIGKILLs itself the first time its job's life reaches that point (so every run covers every
+point, whatever the machine's speed), after writing ``DATA_DIR/kills.jsonl``:
+
+- ``before_prompt``: a ``POST /prompt`` is about to be sent;
+- ``while_running``: ComfyUI reported the first step of a prompt;
+- ``after_stored``: a job's results are stored (SUCCEEDED) and not yet posted;
+- ``after_post``: the sink posted a job's results, before the engine got the receipt.
+
+Each life writes to ``lives.jsonl`` the deliveries the database had recorded when it began. Every post
+the engine attempts is written to ``DATA_DIR/attempts.jsonl``, with the life, and the idempotency key the
+sink gives it (as the Discord sink gives a nonce); ``posted.jsonl`` holds what a member would see:
+a post whose key was seen before is answered with the earlier message, as Discord does with a nonce.
 """
 
 from __future__ import annotations
@@ -11,42 +20,61 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 from bot.jobs.delivery import Receipt
 from bot.jobs.engine import EngineLimits
 from bot.jobs.model import Job, OutputRef
 from bot.jobs.planning import JobRequest
 from bot.jobs.states import JobState
+from bot.storage import DATABASE_FILE, Database
 from tests.integration.engine_harness import build_harness
+
+KILL_POINTS = ("before_prompt", "while_running", "after_stored", "after_post")
+
+
+def append(path: Path, entry: dict[str, object]) -> None:
+    with path.open("a") as handle:
+        handle.write(json.dumps(entry) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def read(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+class Killer:
+    """Dies (SIGKILL, no clean-up) the first time ``point`` is reached."""
+
+    def __init__(self, folder: Path, point: str | None) -> None:
+        self.folder = folder
+        self.point = point
+
+    def at(self, point: str, job_id: str) -> None:
+        if point == self.point:
+            append(self.folder / "kills.jsonl", {"point": point, "job": job_id})
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 class JournalSink:
-    def __init__(self, folder: Path) -> None:
-        self.posted = folder / "posted.jsonl"
-        self.attempts = folder / "attempts.jsonl"
+    """Posts into ``posted.jsonl`` once per idempotency key, records every attempt."""
 
-    def _append(self, path: Path, entry: dict[str, object]) -> None:
-        with path.open("a") as handle:
-            handle.write(json.dumps(entry) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-
-    def _already(self, job_id: str, kind: str) -> bool:
-        if not self.posted.exists():
-            return False
-        return any(
-            (e["job"], e["kind"]) == (job_id, kind)
-            for e in map(json.loads, self.posted.read_text().splitlines())
-        )
+    def __init__(self, folder: Path, killer: Killer) -> None:
+        self.folder = folder
+        self.killer = killer
 
     async def _post(self, job: Job, kind: str, extra: dict[str, object]) -> Receipt:
-        self._append(self.attempts, {"job": job.id, "kind": kind})
-        if not self._already(job.id, kind):
-            self._append(self.posted, {"job": job.id, "kind": kind, "state": job.state.value, **extra})
+        key = f"{job.id}:{kind}"
+        append(self.folder / "attempts.jsonl", {"job": job.id, "kind": kind, "key": key, "life": os.getpid()})
+        if not any(e["key"] == key for e in read(self.folder / "posted.jsonl")):
+            append(self.folder / "posted.jsonl", {"job": job.id, "kind": kind, "key": key, **extra})
+        self.killer.at("after_post", job.id)
         return Receipt(job.channel_id, (1,))
 
     async def deliver(self, job: Job, outputs: Sequence[OutputRef]) -> Receipt:
@@ -58,7 +86,18 @@ class JournalSink:
         return await self._post(job, "status", {"reason": job.failure_reason})
 
 
-async def main(data: Path, urls: list[str], total: int) -> None:
+async def recorded_deliveries(data: Path) -> list[str]:
+    """Jobs whose delivery the database recorded before this life began (none may be posted again)."""
+    if not (data / DATABASE_FILE).exists():
+        return []
+    async with await Database.open_in(data) as db:
+        rows = await db.fetch_all("SELECT job_id || ':' || kind FROM deliveries")
+    return [str(row[0]) for row in rows]
+
+
+async def main(data: Path, urls: list[str], total: int, point: str | None) -> None:
+    killer = Killer(data, point)
+    append(data / "lives.jsonl", {"life": os.getpid(), "recorded": await recorded_deliveries(data)})
     async with AsyncExitStack() as stack:
         h = await build_harness(
             stack,
@@ -67,7 +106,27 @@ async def main(data: Path, urls: list[str], total: int) -> None:
             client_ids=[f"crash-{i}" for i in range(len(urls))],
             limits=EngineLimits(reconnect_grace=1.0, retention_seconds=0.0, max_queued_per_user=100),
         )
-        h.engine.set_sink(JournalSink(data))
+        for backend in h.pool.backends:
+            http = backend.client.http
+            send = http.queue_prompt
+
+            async def queue_prompt(*args: Any, _send: Any = send, **kwargs: Any) -> Any:
+                killer.at("before_prompt", str((kwargs.get("extra_data") or {}).get("comfycord_job")))
+                return await _send(*args, **kwargs)
+
+            http.queue_prompt = queue_prompt  # type: ignore[method-assign]
+        publish = h.engine.updates.publish
+
+        def watch(update: Any) -> None:
+            if update.step is not None:
+                killer.at("while_running", update.job.id)
+            if update.job.state is JobState.SUCCEEDED:
+                killer.at("after_stored", update.job.id)
+            publish(update)
+
+        h.engine.updates.publish = watch  # type: ignore[method-assign]
+        h.engine.set_sink(JournalSink(data, killer))
+        await h.wait_healthy(timeout=30)
         existing = len(await h.engine.jobs.list_by_state(*JobState))
         for n in range(existing, total):
             review = n % 7 == 3
@@ -77,7 +136,7 @@ async def main(data: Path, urls: list[str], total: int) -> None:
                     channel_id=1,
                     guild_id=1,
                     template="imagine",
-                    values={"prompt": f"job {n}", "seed": n},
+                    values={"prompt": f"job {n}", "seed": n, "steps": 6},
                     needs_review=review,
                 )
             )
@@ -94,4 +153,11 @@ async def main(data: Path, urls: list[str], total: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1]), sys.argv[2].split(","), int(sys.argv[3])))
+    asyncio.run(
+        main(
+            Path(sys.argv[1]),
+            sys.argv[2].split(","),
+            int(sys.argv[3]),
+            sys.argv[4] if len(sys.argv) > 4 else None,
+        )
+    )
