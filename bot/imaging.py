@@ -1,7 +1,9 @@
 """Input images: decode safely, apply orientation, strip metadata, store as PNG; outputs: fit a size limit.
 
-Decoding happens under a pixel limit checked from the header before any pixel is decoded, so a
-decompression bomb costs nothing. CPU-heavy work is for ``asyncio.to_thread``.
+Decoding happens under limits checked from the header before any pixel is decoded (pixels in all, and
+each side), so a decompression bomb or a 20000x8 strip costs nothing. Every colour mode comes out as
+8-bit L, LA, RGB or RGBA with its values scaled, not clipped (a 16-bit grey photo stays grey), or is
+refused with a message. CPU-heavy work is for ``asyncio.to_thread``.
 """
 
 from __future__ import annotations
@@ -9,13 +11,87 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
+from typing import Final, cast
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from bot.errors import InvalidInput
 
-DEFAULT_MAX_PIXELS = 4096 * 4096
-ALLOWED_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "GIF", "BMP"})
+DEFAULT_MAX_PIXELS: Final = 4096 * 4096
+DEFAULT_MAX_SIDE: Final = 4096
+"""Longest side of an input image (IMAGE_MAX_SIDE); refused beyond it, never silently downscaled, since
+a workflow may depend on its input's exact size."""
+MAX_IMAGE_FILE_BYTES: Final = 25 * 1024 * 1024
+"""Largest input image file (a Discord attachment or a CLI ``--image``), checked before it is read."""
+ALLOWED_FORMATS: Final = frozenset({"PNG", "JPEG", "WEBP", "GIF", "BMP"})
+
+#: Leading bytes of each allowed format, to refuse other files after reading only their head.
+_SIGNATURES: Final = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+)
+_KEPT_MODES: Final = frozenset({"L", "LA", "RGB", "RGBA"})
+_SIXTEEN_BIT: Final = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
+#: Modes Pillow converts correctly with ``convert``: to this mode.
+_CONVERTED: Final = {
+    "1": "L",
+    "La": "LA",
+    "PA": "RGBA",
+    "RGBa": "RGBA",
+    "RGBX": "RGB",
+    "CMYK": "RGB",
+    "YCbCr": "RGB",
+    "LAB": "RGB",
+    "HSV": "RGB",
+}
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The allowed image format these leading bytes start, or None."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    return next((fmt for magic, fmt in _SIGNATURES if head.startswith(magic)), None)
+
+
+def _sixteen_bit_to_eight(image: Image.Image, what: str) -> Image.Image:
+    """16-bit grey (modes I;16*, and I holding 16-bit values) to 8-bit L, 65535 -> 255, rounded."""
+    wide = image if image.mode == "I" else image.convert("I")
+    low, high = cast(tuple[float, float], wide.getextrema())
+    if low < 0 or high > 65535:
+        raise InvalidInput(
+            f"The {what} has 32-bit pixel values, which I cannot convert; save it as an 8- or 16-bit image."
+        )
+    # A table of 65536 entries: Pillow applies a function to mode I only as scale + offset.
+    grey = wide.point([(value + 128) // 257 for value in range(65536)], "L")
+    transparent = image.info.get("transparency")
+    if isinstance(transparent, int):  # a tRNS grey level: that value is see-through
+        alpha = wide.point([0 if value == transparent else 255 for value in range(65536)], "L")
+        grey = Image.merge("LA", (grey, alpha))
+    return grey
+
+
+def standard_mode(image: Image.Image, what: str = "image") -> Image.Image:
+    """``image`` as 8-bit L, LA, RGB or RGBA, with transparency kept; InvalidInput if that is impossible."""
+    mode = image.mode
+    transparent = image.info.get("transparency") is not None
+    if mode in _KEPT_MODES:
+        if transparent and mode in ("L", "RGB"):  # a tRNS colour: make it a real alpha channel
+            return image.convert(mode + "A" if mode == "L" else "RGBA")
+        return image
+    if mode == "P":
+        return image.convert("RGBA" if image.has_transparency_data else "RGB")
+    if mode in _SIXTEEN_BIT or mode == "I":
+        return _sixteen_bit_to_eight(image, what)
+    target = _CONVERTED.get(mode)
+    if target is None:  # F (floating point) and anything newer
+        raise InvalidInput(
+            f"The {what} uses the {mode} pixel format, which I cannot convert; "
+            "save it as an ordinary PNG or JPEG."
+        )
+    return image.convert(target)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +102,11 @@ class NormalisedImage:
 
 
 def normalise_image(
-    data: bytes, *, what: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS
+    data: bytes,
+    *,
+    what: str = "image",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_side: int = DEFAULT_MAX_SIDE,
 ) -> NormalisedImage:
     """Validate and re-encode an uploaded image as a metadata-free PNG; raise InvalidInput if unusable."""
     if not data:
@@ -39,6 +119,11 @@ def normalise_image(
                 width, height = probe.size
                 if fmt not in ALLOWED_FORMATS:
                     raise InvalidInput(f"The {what} is a {fmt} file; send a PNG, JPEG or WebP image.")
+                if width > max_side or height > max_side:
+                    raise InvalidInput(
+                        f"The {what} is {width}x{height} pixels; each side may be at most {max_side:,} "
+                        "pixels. Crop or shrink it and send it again."
+                    )
                 if width * height > max_pixels:
                     raise InvalidInput(
                         f"The {what} is {width}x{height} pixels; the limit is {max_pixels:,} pixels in all."
@@ -54,8 +139,7 @@ def normalise_image(
         raise InvalidInput(f"The {what} is not an image I can read (PNG, JPEG or WebP).") from None
     except (OSError, ValueError, SyntaxError, EOFError):
         raise InvalidInput(f"The {what} looks damaged or truncated.") from None
-    if image.mode not in ("RGB", "RGBA", "L", "LA"):
-        image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
+    image = standard_mode(image, what)
     out = io.BytesIO()
     # No pnginfo and no exif: metadata (GPS, camera, prompts of other tools) is dropped.
     image.save(out, format="PNG", optimize=False, compress_level=6)

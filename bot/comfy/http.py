@@ -22,7 +22,7 @@ from typing import Any, Final, TypeVar
 import aiohttp
 
 from bot.comfy.endpoint import Endpoint
-from bot.comfy.jsonshape import StrictJSONError, as_mapping, strict_loads
+from bot.comfy.jsonshape import as_mapping
 from bot.comfy.rejections import rejection_from_body
 from bot.comfy.retry import RetryPolicy
 from bot.errors import (
@@ -33,6 +33,7 @@ from bot.errors import (
     UnexpectedResponse,
     UploadTooLarge,
 )
+from bot.strictjson import StrictJSONError, strict_loads
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

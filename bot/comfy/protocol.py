@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from bot.comfy.jsonshape import StrictJSONError, strict_loads
+from bot.strictjson import StrictJSONError, strict_loads
 
 MAX_FRAME_BYTES: Final = 64 * 1024 * 1024
 
