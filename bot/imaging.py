@@ -23,6 +23,7 @@ DEFAULT_MAX_SIDE: Final = 4096
 a workflow may depend on its input's exact size."""
 MAX_IMAGE_FILE_BYTES: Final = 25 * 1024 * 1024
 """Largest input image file (a Discord attachment or a CLI ``--image``), checked before it is read."""
+FAST_PNG_ABOVE: Final = 2048 * 2048
 ALLOWED_FORMATS: Final = frozenset({"PNG", "JPEG", "WEBP", "GIF", "BMP"})
 
 #: Leading bytes of each allowed format, to refuse other files after reading only their head.
@@ -56,21 +57,39 @@ def sniff_format(head: bytes) -> str | None:
     return next((fmt for magic, fmt in _SIGNATURES if head.startswith(magic)), None)
 
 
+_BAND_ROWS: Final = 256
+
+
 def _sixteen_bit_to_eight(image: Image.Image, what: str) -> Image.Image:
-    """16-bit grey (modes I;16*, and I holding 16-bit values) to 8-bit L, 65535 -> 255, rounded."""
-    wide = image if image.mode == "I" else image.convert("I")
-    low, high = cast(tuple[float, float], wide.getextrema())
-    if low < 0 or high > 65535:
-        raise InvalidInput(
-            f"The {what} has 32-bit pixel values, which I cannot convert; save it as an 8- or 16-bit image."
-        )
-    # A table of 65536 entries: Pillow applies a function to mode I only as scale + offset.
-    grey = wide.point([(value + 128) // 257 for value in range(65536)], "L")
+    """16-bit grey (modes I;16*, and I holding 16-bit values) to 8-bit L, 65535 -> 255, rounded.
+
+    Pillow applies a 65536-entry table only to mode I (32 bits a pixel), so the image is converted a
+    band of rows at a time: a whole 4096x4096 copy in mode I would be 64 MiB more at the peak.
+    """
+    if image.mode == "I":
+        low, high = cast(tuple[float, float], image.getextrema())
+        if low < 0 or high > 65535:
+            raise InvalidInput(
+                f"The {what} has 32-bit pixel values, which I cannot convert; "
+                "save it as an 8- or 16-bit image."
+            )
+    levels = [(value + 128) // 257 for value in range(65536)]
     transparent = image.info.get("transparency")
-    if isinstance(transparent, int):  # a tRNS grey level: that value is see-through
-        alpha = wide.point([0 if value == transparent else 255 for value in range(65536)], "L")
-        grey = Image.merge("LA", (grey, alpha))
-    return grey
+    see_through = (
+        [0 if value == transparent else 255 for value in range(65536)]
+        if isinstance(transparent, int)
+        else None
+    )
+    grey = Image.new("L", image.size)
+    alpha = Image.new("L", image.size) if see_through is not None else None
+    for top in range(0, image.height, _BAND_ROWS):
+        box = (0, top, image.width, min(image.height, top + _BAND_ROWS))
+        band = image.crop(box)
+        wide = band if band.mode == "I" else band.convert("I")
+        grey.paste(wide.point(levels, "L"), box)
+        if alpha is not None and see_through is not None:  # a tRNS grey level: that value is see-through
+            alpha.paste(wide.point(see_through, "L"), box)
+    return Image.merge("LA", (grey, alpha)) if alpha is not None else grey
 
 
 def standard_mode(image: Image.Image, what: str = "image") -> Image.Image:
@@ -129,8 +148,13 @@ def normalise_image(
                         f"The {what} is {width}x{height} pixels; the limit is {max_pixels:,} pixels in all."
                     )
                 probe.seek(0)
-                image = ImageOps.exif_transpose(probe)
-                image.load()
+                probe.load()
+                # In place: a copy of a 4096x4096 RGBA image is 64 MiB more at the peak.
+                ImageOps.exif_transpose(probe, in_place=True)
+                converted = standard_mode(probe, what)
+                if converted is not probe:
+                    probe.close()  # frees the decoded pixels before the PNG is written
+                return _encoded(converted)
     except InvalidInput:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -139,10 +163,14 @@ def normalise_image(
         raise InvalidInput(f"The {what} is not an image I can read (PNG, JPEG or WebP).") from None
     except (OSError, ValueError, SyntaxError, EOFError):
         raise InvalidInput(f"The {what} looks damaged or truncated.") from None
-    image = standard_mode(image, what)
+
+
+def _encoded(image: Image.Image) -> NormalisedImage:
     out = io.BytesIO()
-    # No pnginfo and no exif: metadata (GPS, camera, prompts of other tools) is dropped.
-    image.save(out, format="PNG", optimize=False, compress_level=6)
+    # No pnginfo and no exif: metadata (GPS, camera, prompts of other tools) is dropped. Large images get
+    # the fastest compression: level 6 takes seconds on 16 megapixels of detail, for a few percent.
+    level = 6 if image.width * image.height <= FAST_PNG_ABOVE else 1
+    image.save(out, format="PNG", optimize=False, compress_level=level)
     return NormalisedImage(out.getvalue(), image.width, image.height)
 
 

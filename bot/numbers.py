@@ -14,6 +14,12 @@ from typing import Final
 
 _INT: Final = re.compile(r"[+-]?[0-9]+")
 _FLOAT: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+class NumberOutOfRange(ValueError):
+    """Written like a number, but too large for a float (``1e999``)."""
+
+
 MAX_DIGITS: Final = 40
 """Longer than any value a setting or parameter takes, short of Python's 4300-digit conversion limit."""
 
@@ -33,5 +39,5 @@ def parse_plain_float(text: str) -> float:
         raise ValueError(f"not a plain number: {text[:MAX_DIGITS]!r}")
     number = float(stripped)
     if not math.isfinite(number):
-        raise ValueError(f"out of range: {text[:MAX_DIGITS]!r}")
+        raise NumberOutOfRange(f"out of range: {text[:MAX_DIGITS]!r}")
     return number

@@ -28,7 +28,7 @@ from bot.comfy import ComfyClient
 from bot.config import Settings
 from bot.errors import BotError, ConfigError, InvalidInput
 from bot.files import FileRefused, read_regular_file
-from bot.imaging import ALLOWED_FORMATS, MAX_IMAGE_FILE_BYTES, normalise_image, sniff_format
+from bot.imaging import MAX_IMAGE_FILE_BYTES, normalise_image, sniff_format
 from bot.jobs.backends import BackendPool
 from bot.jobs.delivery import Receipt
 from bot.jobs.engine import EngineLimits, JobEngine
@@ -110,10 +110,17 @@ def out_problem(raw: str) -> str | None:
     return None
 
 
+def _fail_each(error: ConfigError) -> None:
+    """One ``error:`` line per problem with the command line itself."""
+    for problem in error.problems:
+        fail(problem)
+
+
 def _check_head(head: bytes) -> None:
     if sniff_format(head) is None:
-        formats = ", ".join(sorted(ALLOWED_FORMATS))
-        raise FileRefused(f"is not an image I can read (it does not start like a {formats} file)")
+        raise FileRefused(
+            "is not an image I can read (it does not start like a PNG, JPEG, WebP, GIF or BMP file)"
+        )
 
 
 def read_image_file(raw_path: str, *, max_side: int) -> bytes:
@@ -187,7 +194,7 @@ async def run_generate(settings: Settings, args: argparse.Namespace) -> int:
         values = parse_pairs(args.values, "--set")
         images = parse_pairs(args.images, "--image")
     except ConfigError as exc:
-        fail(exc.user_message)
+        _fail_each(exc)
         return EXIT_USAGE
     if out_refused := out_problem(args.out):
         fail(out_refused)
@@ -204,7 +211,7 @@ async def run_generate(settings: Settings, args: argparse.Namespace) -> int:
     try:
         attachments = _attachments(templates, args.template, images, max_side=settings.image_max_side)
     except ConfigError as exc:
-        fail(exc.user_message)
+        _fail_each(exc)
         return EXIT_USAGE
     with tempfile.TemporaryDirectory(prefix="comfycord-") as scratch:
         return await _generate(settings, args, backends, templates, attachments, values, Path(scratch))

@@ -9,7 +9,7 @@ import math
 import re
 
 from bot.errors import InvalidParameter
-from bot.numbers import parse_plain_float, parse_plain_int
+from bot.numbers import NumberOutOfRange, parse_plain_float, parse_plain_int
 from bot.templates.model import SEED_MAX, SEED_MIN, Param, ParamType, Value
 
 #: C0 controls except tab and newline, DEL, C1 controls, and lone surrogates (not encodable as UTF-8).
@@ -120,6 +120,8 @@ def _to_float(param: Param, raw: object) -> float:
             raise InvalidParameter(param.name, f"must be a finite number (got {raw.strip()!r})")
         try:
             number = parse_plain_float(raw)
+        except NumberOutOfRange:
+            raise InvalidParameter(param.name, f"is far too large (got {raw.strip()[:40]!r})") from None
         except ValueError:
             raise InvalidParameter(
                 param.name, f"must be a number like 7 or 2.5, with the digits 0-9 (got {raw[:40]!r})"

@@ -195,13 +195,21 @@ def cycle_problems(graph: Mapping[str, Any]) -> list[str]:
         if len(component) < 2:
             continue
         members = set(component)
-        start = min(component, key=lambda n: (len(n), n))
-        loop = " -> ".join(_loop_through(start, members, feeds))
-        names = ", ".join(sorted(component, key=lambda n: (len(n), n)))
+        ordered = sorted(component, key=lambda n: (len(n), n))
+        loop = _loop_through(ordered[0], members, feeds)
         problems.append(
-            f"nodes {names} form a cycle ({loop}, each feeding the next); a workflow must flow one way"
+            f"nodes {_some(ordered)} form a cycle ({_some(loop, ' -> ', total=len(loop) - 1)}, "
+            "each feeding the next); "
+            "a workflow must flow one way"
         )
     return problems
+
+
+def _some(items: list[str], separator: str = ", ", *, total: int | None = None, shown: int = 12) -> str:
+    """The items joined, cut short (with how many nodes in all) when there are many."""
+    if len(items) <= shown:
+        return separator.join(items)
+    return separator.join(items[: shown - 1]) + f"{separator}... ({total or len(items)} nodes in all)"
 
 
 @dataclass(frozen=True, slots=True)
