@@ -78,7 +78,7 @@ class App:
         self._started_at = self._clock()
         s = self.settings
         stack = self._stack
-        templates, problems = load_templates_lenient(s.workflows_dir)
+        templates, problems = load_templates_lenient(s.workflows_dir, max_file_bytes=s.workflow_max_bytes)
         for problem in problems:
             log.warning("template problem: %s", problem)
         log.info("loaded %d template(s): %s", len(templates), ", ".join(templates.names))
@@ -158,13 +158,13 @@ class App:
         self.publisher = publisher
         engine.set_sink(publisher)
         review.deliver_again = publisher.deliver
-        intake = Intake(IntakeRepository(db), clock=self._clock)
+        intake = Intake(IntakeRepository(db), clock=self._clock, max_image_side=s.image_max_side)
         bot.controller = Controller(
             engine,
             templates,
             messages,
             moderation,
-            FrontEndOptions(),
+            FrontEndOptions(max_image_side=s.image_max_side),
             review=review,
             intake=intake,
             clock=self._clock,

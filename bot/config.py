@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from bot.comfy.endpoint import BackendAuth, Endpoint, default_display_name, display_name_problem
 from bot.errors import ConfigError
+from bot.numbers import parse_plain_float, parse_plain_int
 from bot.secret import Secret
 
 T = TypeVar("T")
@@ -64,6 +65,18 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("DATA_DIR", "./data", "Where the SQLite database and the image spool live."),
     Variable("WORKFLOWS_DIR", "./workflows", "Folder of API-format workflow exports and their manifests."),
+    Variable(
+        "WORKFLOW_MAX_MB",
+        "4",
+        "Largest workflow or manifest file read from WORKFLOWS_DIR, in MiB; bigger files are reported "
+        "and skipped.",
+    ),
+    Variable(
+        "IMAGE_MAX_SIDE",
+        "4096",
+        "Longest side, in pixels, of an input image (attachment or --image); wider or taller ones are "
+        "refused with a message, as are images over 4096x4096 pixels in all.",
+    ),
     Variable("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR."),
     Variable("LOG_FORMAT", "text", "text for humans, json for JSON lines."),
     Variable("JOB_MAX_RUNTIME", "900", "Seconds a job may run on a backend before it is interrupted."),
@@ -81,7 +94,7 @@ VARIABLES: tuple[Variable, ...] = (
 )
 
 _BY_NAME = {v.name: v for v in VARIABLES}
-_AUTH_VAR = re.compile(r"^COMFYUI_AUTH_(\d+)$")
+_AUTH_VAR = re.compile(r"^COMFYUI_AUTH_([0-9]+)$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -97,6 +110,8 @@ class Settings:
     max_in_flight: int
     data_dir: Path
     workflows_dir: Path
+    workflow_max_bytes: int
+    image_max_side: int
     log_level: str
     log_format: str
     job_max_runtime: float
@@ -132,15 +147,24 @@ class _Reader:
             self.problems.append(f"{name} must be {what}, got {shown}")
             return fallback
 
-    def number(self, name: str, fallback: float, *, minimum: float, integer: bool = False) -> float:
+    def number(
+        self,
+        name: str,
+        fallback: float,
+        *,
+        minimum: float,
+        maximum: float | None = None,
+        integer: bool = False,
+    ) -> float:
         def convert(text: str) -> float:
-            value = int(text) if integer else float(text)
-            if value < minimum:
+            value = parse_plain_int(text) if integer else parse_plain_float(text)
+            if value < minimum or (maximum is not None and value > maximum):
                 raise ValueError(text)
             return value
 
         kind = "a whole number" if integer else "a number"
-        return self.parse(name, convert, fallback, f"{kind} >= {minimum:g}")
+        bounds = f"between {minimum:g} and {maximum:g}" if maximum is not None else f">= {minimum:g}"
+        return self.parse(name, convert, fallback, f"{kind} {bounds}")
 
 
 def _parse_bool(text: str) -> bool:
@@ -153,11 +177,11 @@ def _parse_bool(text: str) -> bool:
 
 
 def _parse_ids(text: str) -> frozenset[int]:
-    return frozenset(int(part) for part in text.split(",") if part.strip())
+    return frozenset(parse_plain_int(part) for part in text.split(",") if part.strip())
 
 
 def _optional_int(text: str) -> int | None:
-    return int(text) if text else None
+    return parse_plain_int(text) if text else None
 
 
 def _parse_auth(spec: str) -> BackendAuth:
@@ -287,6 +311,8 @@ def load_settings(env: Mapping[str, str], *, require_discord: bool = True) -> Se
         max_in_flight=int(r.number("COMFYUI_MAX_IN_FLIGHT", 2, minimum=1, integer=True)),
         data_dir=Path(r.raw("DATA_DIR")),
         workflows_dir=Path(r.raw("WORKFLOWS_DIR")),
+        workflow_max_bytes=int(r.number("WORKFLOW_MAX_MB", 4, minimum=0.001, maximum=1024) * 2**20),
+        image_max_side=int(r.number("IMAGE_MAX_SIDE", 4096, minimum=64, maximum=65535, integer=True)),
         log_level=log_level,
         log_format=log_format,
         job_max_runtime=r.number("JOB_MAX_RUNTIME", 900.0, minimum=1),

@@ -9,8 +9,68 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
+from urllib.parse import urlsplit
 
-_SERVER_PATH = re.compile(r"(/[\w.\-]+)+/([\w.\- ()]+)")
+# --- text from a server, before a member sees it -------------------------------------------------------
+
+#: One path segment: anything but separators, spaces, quotes and the punctuation that ends a path in
+#: prose. Inside a path, segments may hold single spaces when another separator follows them.
+_SEG: Final = r"[^\s/\\'\"<>|,;]+"
+_WSEG: Final = r"[^\s/\\'\"<>|,;:*?]+"
+_POSIX: Final = rf"(?<![\w.~/\\-])(?:/(?:{_SEG}(?: {_SEG})*(?=/)|{_SEG}))+"
+_HOME: Final = rf"(?<![\w/\\])~(?:[\w.-]+(?: [\w.-]+)*)?(?=/)(?:/(?:{_SEG}(?: {_SEG})*(?=/)|{_SEG}))+"
+_WINDOWS: Final = rf"(?<![\w\\])[A-Za-z]:(?:[\\/]+(?:{_WSEG}(?: {_WSEG})*(?=[\\/])|{_WSEG}))+[\\/]?"
+_UNC: Final = (
+    rf"(?<![\w\\])\\{{2,}}{_WSEG}(?: {_WSEG})*(?=[\\/])"
+    rf"(?:[\\/]+(?:{_WSEG}(?: {_WSEG})*(?=[\\/])|{_WSEG}))+"
+)
+_URL: Final = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+_QUOTED_PATH: Final = re.compile(r"""(['"])((?:[A-Za-z]:[\\/]|\\\\|/|~[\w.-]*/)[^'"\n]*)\1""")
+_BARE_PATH: Final = re.compile(f"{_URL.pattern}|{_WINDOWS}|{_UNC}|{_HOME}|{_POSIX}")
+_FILE_NAME: Final = re.compile(r"[^.\s][^/\\]*\.[A-Za-z0-9]{1,12}")
+_TRAILING: Final = ".,:;)]}!?"
+HIDDEN_PATH: Final = "[path]"
+
+
+def _short_path(path: str) -> str:
+    """A file's name alone (``x.safetensors``), or ``[path]`` for a folder: never where it lives."""
+    last = re.split(r"[\\/]+", path.rstrip("\\/"))[-1]
+    return last if _FILE_NAME.fullmatch(last) else HIDDEN_PATH
+
+
+def _short_url(url: str) -> str:
+    """``scheme://host/…/file`` without credentials, port, query or the rest of the path."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return "[link]"
+    last = parts.path.rstrip("/").rsplit("/", 1)[-1]
+    return f"{parts.scheme}://{host}" + (f"/…/{last}" if last else "")
+
+
+def _bare(match: re.Match[str]) -> str:
+    text = match.group(0)
+    kept = len(text.rstrip(_TRAILING))
+    if text[kept:].startswith(")") and "(" in text[:kept]:
+        kept = len(text) - len(text[kept:].lstrip(")")) + 1  # "model (1).pt)": keep the paired one
+    core, tail = text[:kept], text[kept:]
+    if "://" in core:
+        return _short_url(core) + tail
+    return _short_path(core) + tail
+
+
+def scrub_server_text(text: str) -> str:
+    """``text`` from a server with every file path and URL cut down to what a member may see.
+
+    Paths (POSIX, Windows drive, UNC, ``~``; quoted ones may hold spaces) keep only a file's name
+    and folders become ``[path]``; URLs lose their credentials, port, query and all but the last
+    path segment. This is the one function every server message passes through (execution errors,
+    validation details) before it reaches a member.
+    """
+    text = _QUOTED_PATH.sub(lambda m: m.group(1) + _short_path(m.group(2)) + m.group(1), text)
+    return _BARE_PATH.sub(_bare, text)
 
 
 class BotError(Exception):
@@ -84,10 +144,8 @@ class NodeProblem:
         where = f"node {self.node_id} ({self.class_type or 'unknown node'})"
         if self.input_name:
             where += f", input '{self.input_name}'"
-        text = self.message
-        if self.details and self.details not in text:
-            text = f"{text}: {self.details}"
-        return f"{where}: {text}"
+        # ``message`` is already in plain words (with what the details add, see comfy.rejections).
+        return scrub_server_text(f"{where}: {self.message}")
 
 
 class PromptRejected(ComfyError):
@@ -108,7 +166,7 @@ class PromptRejected(ComfyError):
         self.problems = list(problems)
         self.partial = partial
         self.prompt_id = prompt_id
-        lines = [p.describe() for p in self.problems] or [message]
+        lines = [p.describe() for p in self.problems] or [scrub_server_text(message)]
         head = "Some outputs of the workflow were rejected" if partial else "The workflow was rejected"
         super().__init__(f"{head} by {_object(server)}: " + "; ".join(lines), server=server)
 
@@ -130,7 +188,8 @@ class ExecutionFailed(ComfyError):
         self.exception_type = exception_type
         self.exception_message = exception_message.strip()
         # Server-side paths mean nothing to a member (and say more about the server than needed).
-        shown = _SERVER_PATH.sub(lambda m: m.group(2), self.exception_message)
+        shown = scrub_server_text(self.exception_message)
+        node_type = scrub_server_text(node_type)
         kind = exception_type.rsplit(".", 1)[-1]
         if not shown.strip("'\" "):
             shown = kind  # e.g. KeyError('') says nothing but its type

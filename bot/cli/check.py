@@ -32,7 +32,9 @@ async def run_check(settings: Settings, urls: Sequence[str]) -> int:
     except ConfigError as exc:
         fail(exc.user_message)
         return EXIT_USAGE
-    templates, problems = load_templates_lenient(settings.workflows_dir)
+    templates, problems = load_templates_lenient(
+        settings.workflows_dir, max_file_bytes=settings.workflow_max_bytes
+    )
     status = EXIT_OK
     print(f"{len(templates)} template(s) in {settings.workflows_dir}")
     if len(templates):

@@ -28,6 +28,7 @@ from bot.config import Settings
 from bot.errors import BackendUnavailable, ComfyError, OriginForbidden, UnexpectedResponse
 from bot.storage import DATABASE_FILE
 from bot.templates import TemplateSet, load_templates_lenient, preflight
+from bot.templates.loader import DEFAULT_MAX_FILE_BYTES
 
 LOW_DISK_BYTES: Final = 1 << 30
 LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -151,9 +152,11 @@ def check_data_dir(path: Path, report: Report) -> None:
         report.warn(f"only {free / GIB:.2f} GiB free under {path}: spooled images and the database need room")
 
 
-def check_workflows(directory: Path, report: Report) -> TemplateSet:
+def check_workflows(
+    directory: Path, report: Report, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+) -> TemplateSet:
     report.section("Workflows")
-    templates, problems = load_templates_lenient(directory)
+    templates, problems = load_templates_lenient(directory, max_file_bytes=max_file_bytes)
     if len(templates):
         names = ", ".join(f"/{t.name}" for t in templates)
         report.ok(f"{len(templates)} template(s) in {directory}: {names}")
@@ -358,6 +361,8 @@ async def run_doctor(settings: Settings, *, out: TextIO | None = None) -> int:
     check_settings(settings, report)
     check_token(settings, report)
     await asyncio.to_thread(check_data_dir, settings.data_dir, report)
-    templates = await asyncio.to_thread(check_workflows, settings.workflows_dir, report)
+    templates = await asyncio.to_thread(
+        check_workflows, settings.workflows_dir, report, settings.workflow_max_bytes
+    )
     await check_backends(settings, templates, report)
     return report.summary()

@@ -3,6 +3,9 @@
 Idempotent calls are retried with jittered back-off; ``POST /prompt`` never is. Instead, since we
 choose the prompt_id ourselves, a submit whose answer was lost is looked up in ``/queue`` and
 ``/history`` before anyone decides to send it again.
+
+Every answer is untrusted: a body larger than ``MAX_RESPONSE_BYTES`` is refused before it is read
+whole, and JSON bodies are decoded strictly (no NaN, no Infinity, no stack-deep nesting).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import aiohttp
 
@@ -30,6 +33,7 @@ from bot.errors import (
     UnexpectedResponse,
     UploadTooLarge,
 )
+from bot.strictjson import StrictJSONError, strict_loads
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -37,6 +41,17 @@ T = TypeVar("T")
 UPLOAD_SUBFOLDER = "comfycord"
 _RETRYABLE_STATUS = frozenset({502, 503, 504})
 _STREAM_ABOVE = 512 * 1024
+_READ_CHUNK = 256 * 1024
+
+MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024
+"""The largest body read from a ComfyUI server (the same cap as a websocket frame): a real
+``/object_info`` with many custom nodes is a few MiB, an output image through ``/view`` tens at most."""
+
+
+class _BodyTooLarge(Exception):
+    def __init__(self, size: str) -> None:
+        super().__init__(size)
+        self.size = size
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,9 +179,11 @@ class ComfyHttp:
         *,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
+        max_body_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self._session = session
         self.endpoint = endpoint
+        self._max_body = max_body_bytes
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0))
         self._retry = retry or RetryPolicy()
         self._headers = endpoint.auth.headers()
@@ -202,8 +219,12 @@ class ComfyHttp:
                 headers=headers,
                 timeout=self._timeout,
             ) as response:
-                body = await response.read()
                 status = response.status
+                body = await self._read_body(response)
+        except _BodyTooLarge as exc:
+            raise UnexpectedResponse(
+                path, status, f"a body of {exc.size} is over the {self._max_body}-byte limit"
+            ) from None
         except TimeoutError:
             raise BackendUnavailable(
                 self.endpoint.name, f"{method} {path} timed out", server=self._server
@@ -215,6 +236,20 @@ class ComfyHttp:
         return self._decode(
             path, status, body, expect, json_body.get("prompt") if isinstance(json_body, dict) else None
         )
+
+    async def _read_body(self, response: aiohttp.ClientResponse) -> bytes:
+        """The whole body, or ``_BodyTooLarge`` as soon as it is known to pass the limit."""
+        declared = response.content_length
+        if declared is not None and declared > self._max_body:
+            raise _BodyTooLarge(f"{declared} bytes (declared)")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(_READ_CHUNK):
+            size += len(chunk)
+            if size > self._max_body:
+                raise _BodyTooLarge(f"more than {self._max_body} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _decode(
         self, path: str, status: int, body: bytes, expect: str, graph: Mapping[str, Any] | None = None
@@ -239,8 +274,8 @@ class ComfyHttp:
     @staticmethod
     def _json_or_none(body: bytes) -> Any:
         try:
-            return json.loads(body) if body else None
-        except ValueError:
+            return strict_loads(body) if body else None
+        except StrictJSONError:
             return None
 
     async def _idempotent(self, call: Callable[[], Awaitable[T]]) -> T:

@@ -2,16 +2,21 @@
 
 Nothing here does I/O. ``parse_text`` and ``parse_binary`` return ``None`` for message kinds we do not
 use and raise ``ProtocolError`` (and nothing else) for malformed input, so a reader task can drop a bad
-message and keep reading. Facts: shared/reference/comfyui-protocol.md §2 and §2b.
+message and keep reading. Malformed includes what Python's json module would let through: NaN,
+Infinity, numbers too large for a float, and nesting deep enough to exhaust the stack.
+Facts: shared/reference/comfyui-protocol.md §2 and §2b.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
+
+from bot.strictjson import StrictJSONError, strict_loads
 
 MAX_FRAME_BYTES: Final = 64 * 1024 * 1024
 
@@ -179,9 +184,15 @@ def _opt_str(data: Mapping[str, Any], key: str) -> str | None:
 
 def _num(data: Mapping[str, Any], key: str) -> float:
     value = data.get(key)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    raise ProtocolError(f"field {key!r} must be a number, got {type(value).__name__}")
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ProtocolError(f"field {key!r} must be a number, got {type(value).__name__}")
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        raise ProtocolError(f"field {key!r} is too large for a number") from None
+    if not math.isfinite(number):
+        raise ProtocolError(f"field {key!r} must be a finite number, got {number}")
+    return number
 
 
 def _mapping(value: object, what: str) -> Mapping[str, Any]:
@@ -255,8 +266,8 @@ _PARSERS: Final[dict[str, Callable[[Mapping[str, Any]], ServerMessage]]] = {
 def parse_text(raw: str | bytes) -> ServerMessage | None:
     """Parse one text message; ``None`` for types we ignore (logs, display_component, future ones)."""
     try:
-        envelope = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        envelope = strict_loads(raw)
+    except StrictJSONError as exc:
         raise ProtocolError(f"not JSON: {exc}") from None
     envelope = _mapping(envelope, "message")
     kind = envelope.get("type")
@@ -285,8 +296,8 @@ def parse_binary(frame: bytes) -> BinaryFrame | None:
         if end > len(frame):
             raise ProtocolError("metadata length runs past the end of the frame")
         try:
-            meta = _mapping(json.loads(frame[8:end]), "image metadata")
-        except (ValueError, UnicodeDecodeError) as exc:
+            meta = _mapping(strict_loads(frame[8:end]), "image metadata")
+        except StrictJSONError as exc:
             raise ProtocolError(f"image metadata is not JSON: {exc}") from None
         # ComfyUI maps unknown formats to JPEG as well (protocol reference §2b).
         png = meta.get("image_type") == "image/png"

@@ -15,6 +15,18 @@ from bot.errors import NodeProblem, PromptRejected
 _NODE_ID_IN_DETAILS = re.compile(r"Node ID '#([^']+)'")
 
 
+def without_input_name(details: str, input_name: object) -> str:
+    """ComfyUI starts most details with the input's name ("image - Invalid image file: x.png",
+    "steps", "images, received_type(MASK) ..."); the problem already names the input, so drop it."""
+    if not isinstance(input_name, str) or not input_name or not details.startswith(input_name):
+        return details
+    rest = details[len(input_name) :]
+    if not rest:
+        return ""
+    separator = re.match(r"\s*[-:,]\s*", rest)
+    return rest[separator.end() :] if separator else details
+
+
 def _plain_words(error_type: str, message: str, details: str, extra: Mapping[str, Any]) -> str:
     """Rephrase one validation error; fall back to ComfyUI's own words."""
     received = extra.get("received_value")
@@ -62,8 +74,8 @@ def _node_problems(node_errors: Mapping[str, Any], graph: Mapping[str, Any]) -> 
             extra = as_mapping(error.get("extra_info"))
             error_type = str(error.get("type") or "unknown")
             message = str(error.get("message") or error_type)
-            details = str(error.get("details") or "")
             input_name = extra.get("input_name")
+            details = without_input_name(str(error.get("details") or ""), input_name)
             if input_name is None and extra.get("exception_type") == "KeyError":
                 input_name = _linking_input(graph, str(node_id), details.strip("'\""))
             problems.append(

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 class FrontEndOptions:
     anyone_can_reroll: bool = False
     max_attachment_bytes: int = 25 * 1024 * 1024
+    max_image_side: int = 4096
 
 
 class Controller:
@@ -79,7 +80,12 @@ class Controller:
             await self.intake.record(interaction, template.name, values)
         try:
             attachments = [
-                await read_attachment(name, value, max_bytes=self.options.max_attachment_bytes)
+                await read_attachment(
+                    name,
+                    value,
+                    max_bytes=self.options.max_attachment_bytes,
+                    max_side=self.options.max_image_side,
+                )
                 for name, value in values.items()
                 if isinstance(value, discord.Attachment)
             ]

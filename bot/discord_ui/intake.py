@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 import discord
 
 from bot.errors import InvalidInput
-from bot.imaging import normalise_image
+from bot.imaging import DEFAULT_MAX_SIDE, MAX_IMAGE_FILE_BYTES, normalise_image
 from bot.jobs.planning import Attachment
 from bot.secret import Secret
 from bot.storage import IntakeAttachment, IntakeEntry, IntakeRepository
@@ -133,9 +133,16 @@ class RecoveredInteraction:
 class Intake:
     """The journal around command handling, and the recovery after a restart."""
 
-    def __init__(self, repo: IntakeRepository, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        repo: IntakeRepository,
+        *,
+        clock: Callable[[], float] = time.time,
+        max_image_side: int = DEFAULT_MAX_SIDE,
+    ) -> None:
         self._repo = repo
         self._clock = clock
+        self._max_side = max_image_side
 
     async def record(
         self, interaction: discord.Interaction[Any], template: str, values: Mapping[str, Any]
@@ -174,19 +181,24 @@ class Intake:
                 allowed_mentions=discord.AllowedMentions(users=True, everyone=False, roles=False),
             )
             return
-        attachments = [await _download(client, item) for item in entry.attachments]
+        attachments = [await _download(client, item, self._max_side) for item in entry.attachments]
         values = {k: v for k, v in entry.values.items() if k != CONTEXT_KEY}
         interaction = RecoveredInteraction(client, entry)
         await controller.submit_recovered(cast(Any, interaction), entry.template, values, attachments)
 
 
-async def _download(client: discord.Client, item: IntakeAttachment) -> Attachment:
-    """Fetch a journalled attachment again (its URL is still signed for a while) and normalise it."""
+async def _download(client: discord.Client, item: IntakeAttachment, max_side: int) -> Attachment:
+    """Fetch a journalled attachment again (its URL is still signed for a while) and normalise it,
+    under the same limits as the first time."""
     what = f"`{item.param}` attachment ({item.filename})"
+    if item.size > MAX_IMAGE_FILE_BYTES:
+        raise InvalidInput(
+            f"The {what} is {item.size / 2**20:.1f} MiB; the limit is {MAX_IMAGE_FILE_BYTES / 2**20:.0f} MiB."
+        )
     try:
         data = await client.http.get_from_cdn(item.url)
     except discord.HTTPException:
         raise InvalidInput(f"The {what} link has expired; attach the file again.") from None
-    image = await asyncio.to_thread(normalise_image, data, what=what)
+    image = await asyncio.to_thread(normalise_image, data, what=what, max_side=max_side)
     stem = item.filename.rsplit(".", 1)[0][:60] or "image"
     return Attachment(item.param, f"{stem}.png", image.data)

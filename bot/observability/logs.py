@@ -1,4 +1,5 @@
-"""Redaction of credentials from log output: Discord tokens, Authorization values, configured secrets.
+"""Redaction of credentials from log output: Discord tokens, interaction tokens, Authorization values,
+configured secrets.
 
 ``Secret`` keeps our own values out of reprs, but a token can still reach a log line through a
 library's exception text, a request repr or a pasted URL. The filter rewrites every record that
@@ -37,14 +38,25 @@ _SCHEME: Final = re.compile(
     r"([A-Za-z0-9._~+/=-]{6,})"  # the credential
 )
 
+# An interaction token wherever it is printed. discord.py's DEBUG logs show it in webhook and callback
+# URLs ("/webhooks/<app id>/<token>/messages/@original", "/interactions/<id>/<token>/callback") and in
+# every INTERACTION_CREATE payload ({'token': '...'}); on its own it is base64 of "interaction:...".
+_ROUTE_TOKEN: Final = re.compile(r"(/(?:webhooks|interactions)/[0-9]+/)([^/?#\s'\"]+)")
+_TOKEN_FIELD: Final = re.compile(r"""(\\?["']token\\?["']\s*:\s*\\?["'])([^"'\\]+)""")
+_INTERACTION_TOKEN: Final = re.compile(r"aW50ZXJhY3Rpb246[A-Za-z0-9_=-]+")
+
 _STANDARD: Final = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with every token-shaped string, Authorization value and given secret replaced by ***."""
+    """``text`` with every token-shaped string, interaction token, Authorization value and given secret
+    replaced by ***."""
     for secret in secrets:
         if len(secret) >= MIN_SECRET_LENGTH:
             text = text.replace(secret, MASK)
+    text = _ROUTE_TOKEN.sub(lambda m: m.group(1) + MASK, text)
+    text = _TOKEN_FIELD.sub(lambda m: m.group(1) + MASK, text)
+    text = _INTERACTION_TOKEN.sub(MASK, text)
     text = _HEADER.sub(lambda m: m.group(1) + MASK, text)
     text = _SCHEME.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
     return _TOKEN.sub(MASK, text)

@@ -162,6 +162,14 @@ class Database:
         async with self.transaction() as conn:
             await conn.executemany(sql, rows)
 
+    async def truncate_wal(self) -> None:
+        """Copy the write-ahead log into the database and empty it, so what a deleted row held is no
+        longer on disk anywhere (best effort: another process reading at that moment keeps it)."""
+        async with self._hold(), self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
+            row = await cursor.fetchone()
+        if row is not None and row[0]:
+            log.debug("database %s: the write-ahead log is in use and was not emptied", self.path)
+
     # --- setup -----------------------------------------------------------------------------------
 
     async def _configure(self, busy_timeout: float) -> None:
@@ -175,6 +183,8 @@ class Database:
         # NORMAL is durable in WAL mode except for the last commits on power loss, never corrupting.
         await self._conn.execute("PRAGMA synchronous = NORMAL")
         await self._conn.execute("PRAGMA foreign_keys = ON")
+        # Deleted rows (interaction tokens) are overwritten with zeros, not left in free pages.
+        await self._conn.execute("PRAGMA secure_delete = ON")
 
     async def _read_version(self) -> int:
         row = await self.fetch_one("SELECT COALESCE(MAX(version), 0) FROM schema_version")

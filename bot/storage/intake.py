@@ -64,7 +64,10 @@ class IntakeRepository:
         )
 
     async def remove(self, interaction_id: str) -> None:
-        await self._db.execute("DELETE FROM intake WHERE interaction_id = ?", (interaction_id,))
+        """Forget a command and its interaction token, from the log file as well as the table."""
+        removed = await self._db.execute("DELETE FROM intake WHERE interaction_id = ?", (interaction_id,))
+        if removed:
+            await self._db.truncate_wal()
 
     async def pending(self) -> list[IntakeEntry]:
         rows = await self._db.fetch_all("SELECT * FROM intake ORDER BY received_at")

@@ -9,10 +9,12 @@ import math
 import re
 
 from bot.errors import InvalidParameter
+from bot.numbers import NumberOutOfRange, parse_plain_float, parse_plain_int
 from bot.templates.model import SEED_MAX, SEED_MIN, Param, ParamType, Value
 
 #: C0 controls except tab and newline, DEL, C1 controls, and lone surrogates (not encodable as UTF-8).
 _FORBIDDEN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_NOT_FINITE = frozenset({"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"})
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
 #: Longest backend choice (a model file name, maybe in a subfolder) or uploaded file name we accept.
@@ -49,27 +51,40 @@ def file_name_problem(name: str) -> str | None:
     return None
 
 
-def _fmt(number: int | float) -> str:
-    return f"{number:g}" if isinstance(number, float) else str(number)
+def shown_number(number: int | float) -> str:
+    """A number the way a person would write it back: ``4``, ``0.25``, ``4.0000001`` (never rounded)."""
+    if isinstance(number, float):
+        if number.is_integer() and abs(number) < 1e16:
+            return str(int(number))
+        return repr(number)
+    return str(number)
 
 
-def bounds_problem(param: Param, number: int | float) -> str | None:
+def _typed(raw: object, number: int | float) -> str:
+    """The value as the member typed it, if it was typed (CLI, stored text); else as a number."""
+    if isinstance(raw, str):
+        return raw.strip()[:40]
+    return shown_number(number)
+
+
+def bounds_problem(param: Param, number: int | float, raw: object = None) -> str | None:
     """Why ``number`` is outside the parameter's min/max/step (None when inside)."""
     low, high = param.min, param.max
     if param.type is ParamType.SEED:
         low, high = SEED_MIN, SEED_MAX
+    got = _typed(raw, number) if raw is not None else shown_number(number)
     if (low is not None and number < low) or (high is not None and number > high):
         if low is not None and high is not None:
-            return f"must be between {_fmt(low)} and {_fmt(high)} (got {_fmt(number)})"
+            return f"must be between {shown_number(low)} and {shown_number(high)} (got {got})"
         if low is not None:
-            return f"must be at least {_fmt(low)} (got {_fmt(number)})"
+            return f"must be at least {shown_number(low)} (got {got})"
         assert high is not None
-        return f"must be at most {_fmt(high)} (got {_fmt(number)})"
+        return f"must be at most {shown_number(high)} (got {got})"
     step = param.step
     if param.type is ParamType.INT and isinstance(step, int) and step > 1 and isinstance(number, int):
         base = int(low) if low is not None else 0
         if (number - base) % step:
-            return f"must be a multiple of {step} from {base} (got {number})"
+            return f"must be a multiple of {step} from {base} (got {got})"
     return None
 
 
@@ -79,14 +94,16 @@ def _to_int(param: Param, raw: object) -> int:
     if isinstance(raw, int):
         return raw
     if isinstance(raw, float):
-        if raw.is_integer():
+        if math.isfinite(raw) and raw.is_integer():
             return int(raw)
-        raise InvalidParameter(param.name, f"must be a whole number (got {raw:g})")
+        raise InvalidParameter(param.name, f"must be a whole number (got {shown_number(raw)})")
     if isinstance(raw, str):
         try:
-            return int(raw.strip())
+            return parse_plain_int(raw)
         except ValueError:
-            raise InvalidParameter(param.name, f"must be a whole number (got {raw[:40]!r})") from None
+            raise InvalidParameter(
+                param.name, f"must be a whole number written with the digits 0-9 (got {raw[:40]!r})"
+            ) from None
     raise InvalidParameter(param.name, f"must be a whole number (got {type(raw).__name__})")
 
 
@@ -94,12 +111,21 @@ def _to_float(param: Param, raw: object) -> float:
     if isinstance(raw, bool):
         raise InvalidParameter(param.name, "must be a number, not true/false")
     if isinstance(raw, int | float):
-        number = float(raw)
-    elif isinstance(raw, str):
         try:
-            number = float(raw.strip())
+            number = float(raw)
+        except OverflowError:
+            raise InvalidParameter(param.name, "is far too large") from None
+    elif isinstance(raw, str):
+        if raw.strip().lower() in _NOT_FINITE:
+            raise InvalidParameter(param.name, f"must be a finite number (got {raw.strip()!r})")
+        try:
+            number = parse_plain_float(raw)
+        except NumberOutOfRange:
+            raise InvalidParameter(param.name, f"is far too large (got {raw.strip()[:40]!r})") from None
         except ValueError:
-            raise InvalidParameter(param.name, f"must be a number (got {raw[:40]!r})") from None
+            raise InvalidParameter(
+                param.name, f"must be a number like 7 or 2.5, with the digits 0-9 (got {raw[:40]!r})"
+            ) from None
     else:
         raise InvalidParameter(param.name, f"must be a number (got {type(raw).__name__})")
     if not math.isfinite(number):
@@ -180,6 +206,6 @@ def coerce_value(param: Param, raw: object) -> Value:
     if kind in (ParamType.IMAGE, ParamType.MASK):
         return _to_file(param, raw)
     number: int | float = _to_float(param, raw) if kind is ParamType.FLOAT else _to_int(param, raw)
-    if problem := bounds_problem(param, number):
+    if problem := bounds_problem(param, number, raw):
         raise InvalidParameter(param.name, problem)
     return number

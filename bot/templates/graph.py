@@ -96,11 +96,120 @@ def shape_problems(data: object) -> list[str]:
             continue
         for name, value in inputs.items():
             source = link_source(value)
-            if source is not None and source not in data:
+            if source is None:
+                continue
+            if source not in data:
                 problems.append(
                     f"node {node_id}: input '{name}' links to node {source}, which does not exist"
                 )
+            elif value[1] < 0:
+                problems.append(
+                    f"node {node_id}: input '{name}' links to output {value[1]} of node {source}; "
+                    "output numbers start at 0"
+                )
+    if not problems:
+        problems.extend(cycle_problems(data))
     return problems
+
+
+def _feeds(graph: Mapping[str, Any]) -> dict[str, list[tuple[str, str]]]:
+    """For each node, the ``(node, input)`` pairs it feeds (only links to nodes that exist)."""
+    feeds: dict[str, list[tuple[str, str]]] = {node_id: [] for node_id in graph}
+    for node_id, name, source in links(graph):
+        if source in feeds:
+            feeds[source].append((node_id, name))
+    return feeds
+
+
+def _components(feeds: Mapping[str, list[tuple[str, str]]]) -> list[list[str]]:
+    """Strongly connected components (Tarjan's algorithm, iterative: a long chain must not recurse)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    found: list[list[str]] = []
+    for root in feeds:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, position = work.pop()
+            if position == 0:
+                index[node] = low[node] = len(index)
+                stack.append(node)
+                on_stack.add(node)
+            targets = feeds[node]
+            if position < len(targets):
+                work.append((node, position + 1))
+                target = targets[position][0]
+                if target not in index:
+                    work.append((target, 0))
+                elif target in on_stack:
+                    low[node] = min(low[node], index[target])
+                continue
+            if low[node] == index[node]:
+                component: list[str] = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                found.append(component)
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    return found
+
+
+def _loop_through(start: str, members: set[str], feeds: Mapping[str, list[tuple[str, str]]]) -> list[str]:
+    """One loop from ``start`` back to itself inside a strongly connected component (breadth first)."""
+    previous: dict[str, str] = {}
+    frontier = [start]
+    while frontier:
+        following: list[str] = []
+        for node in frontier:
+            for target, _ in feeds[node]:
+                if target == start:
+                    path = [node]
+                    while path[-1] != start:
+                        path.append(previous[path[-1]])
+                    return [start, *reversed(path[:-1]), start] if len(path) > 1 else [start, node, start]
+                if target in members and target not in previous:
+                    previous[target] = node
+                    following.append(target)
+        frontier = following
+    return [start, start]  # pragma: no cover - a component always has a loop through each member
+
+
+def cycle_problems(graph: Mapping[str, Any]) -> list[str]:
+    """Loops in the graph, each named by its nodes: ComfyUI refuses them with no reason given."""
+    feeds = _feeds(graph)
+    problems = [
+        f"node {node_id}: input '{name}' links to the node itself; a workflow must flow one way"
+        for node_id, inputs in feeds.items()
+        for target, name in inputs
+        if target == node_id
+    ]
+    for component in _components(feeds):
+        if len(component) < 2:
+            continue
+        members = set(component)
+        ordered = sorted(component, key=lambda n: (len(n), n))
+        loop = _loop_through(ordered[0], members, feeds)
+        problems.append(
+            f"nodes {_some(ordered)} form a cycle ({_some(loop, ' -> ', total=len(loop) - 1)}, "
+            "each feeding the next); "
+            "a workflow must flow one way"
+        )
+    return problems
+
+
+def _some(items: list[str], separator: str = ", ", *, total: int | None = None, shown: int = 12) -> str:
+    """The items joined, cut short (with how many nodes in all) when there are many."""
+    if len(items) <= shown:
+        return separator.join(items)
+    return separator.join(items[: shown - 1]) + f"{separator}... ({total or len(items)} nodes in all)"
 
 
 @dataclass(frozen=True, slots=True)

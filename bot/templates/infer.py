@@ -192,14 +192,36 @@ def _numbered(base: str, index: int) -> str:
     return base if index == 0 else f"{base}_{index + 1}"
 
 
+#: What marks the area to change in a LoadImageMask image, by its ``channel`` input. ComfyUI takes the
+#: channel's value as the mask, except alpha, which it inverts (transparent = masked); alpha is the
+#: node's default.
+MASK_DESCRIPTIONS = {
+    "alpha": "Mask image (transparent = the area to change)",
+    "red": "Mask image (white = the area to change; its red channel is read)",
+    "green": "Mask image (white = the area to change; its green channel is read)",
+    "blue": "Mask image (white = the area to change; its blue channel is read)",
+}
+
+
+def mask_description(graph: Graph, node_id: str) -> str:
+    """The description of a LoadImageMask's image, for the channel it reads."""
+    channel = inputs_of(graph, node_id).get("channel", "alpha")
+    if isinstance(channel, str) and channel in MASK_DESCRIPTIONS:
+        return MASK_DESCRIPTIONS[channel]
+    return "Mask image (its chosen channel marks the area to change)"
+
+
 def _file_params(graph: Graph) -> list[Param]:
     params: list[Param] = []
-    for class_type, base, kind, description in (
-        ("LoadImage", "image", ParamType.IMAGE, "Input image"),
-        ("LoadImageMask", "mask", ParamType.MASK, "Mask image (white = the area to change)"),
+    for class_type, base, kind in (
+        ("LoadImage", "image", ParamType.IMAGE),
+        ("LoadImageMask", "mask", ParamType.MASK),
     ):
         targets = _value_targets(graph, ["image"], _is_text, _class_is(class_type))
         for index, target in enumerate(targets):
+            description = (
+                "Input image" if kind is ParamType.IMAGE else mask_description(graph, target.node_id)
+            )
             params.append(Param(_numbered(base, index), kind, description, (target,), required=True))
     return params
 

@@ -2,18 +2,24 @@
 
 Everything is validated and every problem is reported at once, each with its file and parameter.
 Files are read here; nothing else in the package touches the disk and nothing touches the network.
+
+A bad file only disables its own template: only regular files that are inside the folder once links
+are resolved are read, each up to a size limit, and a file that is too deep, not finite or not a
+flowing graph is reported by name like any other mistake.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from bot.errors import InvalidParameter, TemplateError
+from bot.files import FileRefused, FileTooLarge, read_regular_file
+from bot.strictjson import StrictJSONError, strict_loads
 from bot.templates.checks import target_problems
 from bot.templates.coerce import coerce_value
 from bot.templates.discord_rules import command_problems, sanitize_command_name
@@ -27,20 +33,34 @@ from bot.templates.manifest import (
     parse_outputs,
 )
 from bot.templates.model import SWAPPABLE_OUTPUTS, Action, ParamType, Problem, Template, TemplateSet
+from bot.templates.sanity import structure_problem
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_FILE_BYTES: Final = 4 * 1024 * 1024
+"""Largest workflow or manifest read (WORKFLOW_MAX_MB); real API exports are tens of KiB."""
+
+SIZE_SETTING: Final = "WORKFLOW_MAX_MB"
 
 
 def _parse_json(text: str) -> tuple[object, str | None]:
     try:
-        return json.loads(text), None
-    except json.JSONDecodeError as error:
-        return None, f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+        data = strict_loads(text)
+    except StrictJSONError as error:
+        return None, f"invalid JSON: {error}"
+    problem = structure_problem(data)
+    return (None, f"unusable JSON: {problem}") if problem else (data, None)
 
 
 def _parse_toml(text: str) -> tuple[dict[str, Any] | None, str | None]:
     try:
-        return tomllib.loads(text), None
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         return None, f"invalid TOML: {error}"
+    except RecursionError:
+        return None, "invalid TOML: it is nested too deeply"
+    problem = structure_problem(data)
+    return (None, f"unusable TOML: {problem}") if problem else (data, None)
 
 
 def _output_problems(template: Template, problems: Problems) -> None:
@@ -115,29 +135,35 @@ def parse_template(
     return (None if problems else template), problems
 
 
-def load_template(path: Path) -> Template:
+def load_template(path: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Template:
     """Load one ``<stem>.json`` (and ``<stem>.toml`` beside it, if any); raises ``TemplateError``."""
-    template, problems = _load_file(path)
+    template, problems = _load_file(path, path.parent, max_file_bytes)
     if template is None:
         raise TemplateError([str(p) for p in problems])
     return template
 
 
-def _read(path: Path) -> tuple[str | None, Problem | None]:
+def _read(path: Path, folder: Path, max_bytes: int) -> tuple[str | None, Problem | None]:
     try:
-        return path.read_text(encoding="utf-8-sig"), None
-    except (OSError, UnicodeDecodeError) as error:
-        return None, Problem(path.name, f"cannot read the file: {error}")
+        data = read_regular_file(path, max_bytes=max_bytes, inside=folder)
+    except FileTooLarge as refused:
+        return None, Problem(path.name, f"not read: it {refused.reason} (the {SIZE_SETTING} setting)")
+    except FileRefused as refused:
+        return None, Problem(path.name, f"not read: it {refused.reason}")
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as error:
+        return None, Problem(path.name, f"not read: it is not UTF-8 text (byte {error.start} is invalid)")
 
 
-def _load_file(path: Path) -> tuple[Template | None, list[Problem]]:
-    graph_text, problem = _read(path)
+def _load_file(path: Path, folder: Path, max_bytes: int) -> tuple[Template | None, list[Problem]]:
+    graph_text, problem = _read(path, folder, max_bytes)
     if graph_text is None:
         return None, [problem] if problem else []
     manifest_path = path.with_suffix(".toml")
     manifest_text = None
-    if manifest_path.exists():
-        manifest_text, problem = _read(manifest_path)
+    if manifest_path.is_symlink() or manifest_path.exists():  # a dangling link is reported, not skipped
+        manifest_text, problem = _read(manifest_path, folder, max_bytes)
         if manifest_text is None:
             return None, [problem] if problem else []
     return parse_template(
@@ -193,22 +219,41 @@ def _manifest_or_json(template: Template, directory: Path) -> str:
     return template.source if template.inferred or not (directory / toml_name).exists() else toml_name
 
 
-def load_templates_lenient(directory: Path) -> tuple[TemplateSet, list[Problem]]:
-    """Every valid template in ``directory`` and every problem found; for ``comfycord check``."""
+def _listed(directory: Path, suffix: str) -> list[Path]:
+    """``*<suffix>`` in the folder, hidden files (editor and macOS leftovers) left out."""
+    return sorted(p for p in directory.glob(f"*{suffix}") if not p.name.startswith("."))
+
+
+def load_templates_lenient(
+    directory: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+) -> tuple[TemplateSet, list[Problem]]:
+    """Every valid template in ``directory`` and every problem found; for ``comfycord check``.
+
+    Nothing in the folder can stop the others from loading: a broken, huge, strange or unreadable
+    file is one problem naming that file.
+    """
     problems: list[Problem] = []
     loaded: dict[str, Template] = {}
     files: dict[str, str] = {}
     if not directory.is_dir():
         return TemplateSet({}), [Problem(str(directory), "the workflows folder does not exist")]
-    json_paths = sorted(directory.glob("*.json"))
+    json_paths = _listed(directory, ".json")
     stems = {p.stem for p in json_paths}
     problems.extend(
         Problem(p.name, f"manifest without a workflow: there is no {p.stem}.json beside it")
-        for p in sorted(directory.glob("*.toml"))
+        for p in _listed(directory, ".toml")
         if p.stem not in stems
     )
     for path in json_paths:
-        template, found = _load_file(path)
+        try:
+            template, found = _load_file(path, directory, max_file_bytes)
+        except Exception:
+            # A check we did not think of tripped on this file: it alone stays out.
+            log.exception("could not load the workflow %s", path.name)
+            template, found = (
+                None,
+                [Problem(path.name, "could not be loaded (an internal error, see the log)")],
+            )
         problems.extend(found)
         if template is None:
             continue
@@ -229,9 +274,9 @@ def load_templates_lenient(directory: Path) -> tuple[TemplateSet, list[Problem]]
     return TemplateSet(checked), problems
 
 
-def load_templates(directory: Path) -> TemplateSet:
+def load_templates(directory: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> TemplateSet:
     """Every template in ``directory``; raises ``TemplateError`` listing every problem if any."""
-    templates, problems = load_templates_lenient(directory)
+    templates, problems = load_templates_lenient(directory, max_file_bytes=max_file_bytes)
     if problems:
         raise TemplateError([str(p) for p in problems])
     return templates

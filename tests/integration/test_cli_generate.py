@@ -117,7 +117,10 @@ async def test_model_free_template_with_an_image(fake_comfy, tmp_path) -> None:
         (["imagine", "--set", "colour=blue", "--set", "prompt=x"], "`colour`"),
         (["imagine", "--set", "oops"], "must look like NAME=VALUE"),
         (["nosuch"], "no template named 'nosuch'"),
-        (["invert", "--image", "image=/does/not/exist.png"], "no such file"),
+        (
+            ["invert", "--image", "image=/does/not/exist.png"],
+            "--image image: /does/not/exist.png does not exist",
+        ),
         (["invert", "--image", "pic=/tmp/x.png"], "no image parameter named 'pic'"),
     ],
 )

@@ -7,6 +7,7 @@ keep its reader task alive through garbage, and never leak a raw exception.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,6 +20,8 @@ from aiohttp import web
 from bot.comfy import Backoff, ComfyClient, Endpoint, RetryPolicy
 from bot.comfy.endpoint import BackendAuth
 from bot.comfy.events import Finished, OutputImage
+from bot.comfy.http import MAX_RESPONSE_BYTES, ComfyHttp, OutputFile
+from bot.comfy.protocol import MAX_FRAME_BYTES
 from bot.errors import (
     BackendUnavailable,
     ComfyError,
@@ -421,3 +424,170 @@ async def test_no_connection_means_no_submit(session: aiohttp.ClientSession) -> 
             await client.run(GRAPH).result()
     finally:
         await client.close()
+
+
+# --- untrusted JSON and unbounded bodies (issue 10, item 8) ---------------------------------------
+
+#: Text messages Python's json module would accept, but that are not JSON a run can use.
+NON_FINITE_PROGRESS = [
+    '{"type": "progress", "data": {"value": NaN, "max": 1, "prompt_id": "%s", "node": "2"}}',
+    '{"type": "progress", "data": {"value": 0, "max": Infinity, "prompt_id": "%s", "node": "2"}}',
+    '{"type": "progress", "data": {"value": -Infinity, "max": 1, "prompt_id": "%s", "node": "2"}}',
+    '{"type": "progress", "data": {"value": 1e999, "max": 1, "prompt_id": "%s", "node": "2"}}',
+    '{"type": "progress", "data": {"value": 1' + "0" * 400 + ', "max": 1, "prompt_id": "%s", "node": "2"}}',
+    '{"type": "progress_state", "data": {"prompt_id": "%s", "nodes": {"2": {"value": NaN, "max": 1, '
+    '"state": "running"}}}}',
+    '{"type": "executing", "data": ' + "[" * 50_000 + "]" * 50_000 + "}",
+]
+
+
+async def test_non_finite_and_deep_messages_are_dropped_and_the_run_completes(
+    server: Scripted, session: aiohttp.ClientSession
+) -> None:
+    """Before the fix a NaN progress crashed the run at int(value): the job failed as a crash and the
+    prompt was never stopped. Now the reader drops each one like any malformed message."""
+    submitted = asyncio.Event()
+
+    async def submit(request: web.Request) -> web.Response:
+        body = await request.json()
+        server.prompt_id = body["prompt_id"]  # type: ignore[attr-defined]
+        submitted.set()
+        return _json({"prompt_id": body["prompt_id"], "number": 0, "node_errors": {}})
+
+    async def script(ws: web.WebSocketResponse, _: int) -> None:
+        await submitted.wait()
+        pid = server.prompt_id  # type: ignore[attr-defined]
+        await ws.send_json({"type": "execution_start", "data": {"prompt_id": pid}})
+        await ws.send_json({"type": "executing", "data": {"node": "1", "prompt_id": pid}})
+        for raw in NON_FINITE_PROGRESS:
+            await ws.send_str(raw.replace("%s", pid))
+        meta = b'{"prompt_id": NaN, "node_id": "2"}'
+        await ws.send_bytes(struct.pack(">II", 4, len(meta)) + meta + PNG)  # NaN in a frame header
+        await _send_run(ws, pid)
+
+    server.routes["POST /prompt"] = submit
+    server.ws_script = script
+    async with _client(session, server.base_url) as client:
+        events = [e async for e in client.run(GRAPH)]
+        assert client.connection.connects == 1, "the reader never died"
+    assert isinstance(events[-1], Finished)
+    assert [o.data for o in events if isinstance(o, OutputImage)] == [PNG]
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "call"),
+    [
+        ("GET /history/p", '{"p": {"status": {"status_str": NaN}, "outputs": {}}}', "history"),
+        ("GET /queue", '{"queue_running": [[Infinity, "p", {}, {}, []]], "queue_pending": []}', "queue"),
+        ("GET /object_info", '{"KSampler": ' + "[" * 100_000 + "]" * 100_000 + "}", "object_info"),
+        ("GET /system_stats", '{"devices": [{"vram_free": 1e999}]}', "system_stats"),
+        ("GET /history/p", '{"p": {"number": 1' + "0" * 5000 + "}}", "history"),
+    ],
+    ids=["nan-history", "infinity-queue", "deep-object-info", "overflow-stats", "long-int-history"],
+)
+async def test_untrusted_json_bodies_are_unexpected_responses(
+    server: Scripted, session: aiohttp.ClientSession, route: str, body: str, call: str
+) -> None:
+    async def answer(_: web.Request) -> web.Response:
+        return web.Response(text=body, content_type="application/json")
+
+    server.routes[route] = answer
+    http = _client(session, server.base_url).http
+    calls = {
+        "history": lambda: http.get_history("p"),
+        "queue": http.get_queue,
+        "object_info": http.object_info,
+        "system_stats": http.system_stats,
+    }
+    with pytest.raises(UnexpectedResponse) as info:
+        await calls[call]()
+    assert info.value.status == 200
+    assert info.value.user_message.endswith("gave an unexpected answer.")
+
+
+def _capped(session: aiohttp.ClientSession, url: str, limit: int) -> ComfyHttp:
+    return ComfyHttp(session, Endpoint(url), timeout=5.0, retry=RetryPolicy.never(), max_body_bytes=limit)
+
+
+async def test_endless_view_body_is_cut_at_the_limit(
+    server: Scripted, session: aiohttp.ClientSession
+) -> None:
+    """A /view that never ends (chunked, no length): without a cap this reads until memory runs out."""
+    sent = 0
+    stopped = asyncio.Event()
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        nonlocal sent
+        response = web.StreamResponse(headers={"Content-Type": "image/png"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        chunk = b"\x00" * 65536
+        try:
+            while True:
+                await response.write(chunk)
+                sent += len(chunk)
+        except (ConnectionResetError, ConnectionError, RuntimeError):
+            stopped.set()
+        return response
+
+    server.routes["GET /view"] = endless
+    http = _capped(session, server.base_url, 1 << 20)
+    with pytest.raises(UnexpectedResponse) as info:
+        await http.view(OutputFile("9", "big.png", "", "output"))
+    assert "over the 1048576-byte limit" in str(info.value)
+    await asyncio.wait_for(stopped.wait(), 10)  # the client hung up: the server could not keep sending
+    assert sent < 64 * (1 << 20)
+
+
+async def test_declared_oversized_body_is_refused_before_reading(
+    server: Scripted, session: aiohttp.ClientSession
+) -> None:
+    release = asyncio.Event()
+
+    async def huge(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.content_length = 10 * (1 << 30)  # claims 10 GiB, sends a few bytes, then waits
+        await response.prepare(request)
+        await response.write(b'{"a": ')
+        await release.wait()  # the client must not wait for the rest (nor for its timeout)
+        return response
+
+    server.routes["GET /history/p"] = huge
+    http = _capped(session, server.base_url, 1 << 20)
+    try:
+        with pytest.raises(UnexpectedResponse) as info:
+            await http.get_history("p")
+    finally:
+        release.set()
+    assert "10737418240 bytes (declared)" in str(info.value)
+
+
+async def test_default_limit_is_the_documented_64_mib(
+    server: Scripted, session: aiohttp.ClientSession
+) -> None:
+    assert MAX_RESPONSE_BYTES == MAX_FRAME_BYTES == 64 * (1 << 20)
+    block = b"\x00" * (1 << 20)
+
+    async def just_over(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "image/png"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            for _ in range(65):
+                await response.write(block)
+        return response
+
+    async def at_limit(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "image/png"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for _ in range(64):
+            await response.write(block)
+        return response
+
+    server.routes["GET /view"] = just_over
+    http = _client(session, server.base_url).http
+    with pytest.raises(UnexpectedResponse):
+        await http.view(OutputFile("9", "big.png", "", "output"))
+    server.routes["GET /view"] = at_limit
+    assert len(await http.view(OutputFile("9", "big.png", "", "output"))) == MAX_RESPONSE_BYTES

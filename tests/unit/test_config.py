@@ -83,6 +83,10 @@ def test_env_example_lists_exactly_the_declared_variables() -> None:
     example = (ROOT / ".env.example").read_text()
     names = re.findall(r"^([A-Z][A-Z0-9_]*)=", example, flags=re.MULTILINE)
     assert names == [v.name for v in VARIABLES]
+    # ... each under its own documentation, with its default (secrets are left empty).
+    for variable in VARIABLES:
+        default = "" if variable.secret else variable.default
+        assert f"# {variable.doc}\n{variable.name}={default}\n" in example, variable.name
 
 
 def test_bad_config_exits_2_without_network(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ until the bot acknowledged it; the record then tells how (defer, message, modal,
 from __future__ import annotations
 
 import asyncio
+import base64
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -152,11 +153,14 @@ class InteractionFactory:
 
     # ------------------------------------------------------------------ common part
     def _base(self, itype: int, channel: Channel, user: User) -> dict[str, Any]:
+        interaction_id = self.snowflakes.next()
+        # Shaped like Discord's: base64url of "interaction:<id>:<secret>", so redaction meets real ones.
+        secret = f"interaction:{interaction_id}:{secrets.token_urlsafe(64)}"
         payload: dict[str, Any] = {
-            "id": self.snowflakes.next(),
+            "id": interaction_id,
             "application_id": self.application_id,
             "type": itype,
-            "token": "itk_" + secrets.token_urlsafe(48),
+            "token": base64.urlsafe_b64encode(secret.encode()).decode().rstrip("="),
             "version": 1,
             "channel_id": channel.id,
             "locale": "en-US",

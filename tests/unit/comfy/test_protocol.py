@@ -108,9 +108,20 @@ def test_unknown_types_are_ignored() -> None:
         '{"type":"progress_state","data":{"prompt_id":"p","nodes":[]}}',
         '{"type":"executed","data":{"prompt_id":"p","node":"1","output":[1]}}',
         '{"type":"executing","data":null}',
+        # What Python's json module accepts but JSON (and int(), and arithmetic) does not.
+        '{"type":"progress","data":{"value":NaN,"max":1,"prompt_id":"p","node":"1"}}',
+        '{"type":"progress","data":{"value":1,"max":Infinity,"prompt_id":"p","node":"1"}}',
+        '{"type":"progress","data":{"value":-Infinity,"max":1,"prompt_id":"p","node":"1"}}',
+        '{"type":"progress","data":{"value":2e308,"max":1,"prompt_id":"p","node":"1"}}',
+        '{"type":"progress","data":{"value":1' + "0" * 320 + ',"max":1,"prompt_id":"p","node":"1"}}',
+        '{"type":"progress","data":{"value":1' + "0" * 4400 + ',"max":1,"prompt_id":"p","node":"1"}}',
+        '{"type":"status","data":{"status":{"exec_info":{"queue_remaining":NaN}}}}',
+        '{"type":"progress_state","data":{"prompt_id":"p","nodes":{"1":{"value":NaN,"max":1,"state":"x"}}}}',
+        '{"type":"executed","data":' + "[" * 100_000 + "]" * 100_000 + "}",
+        b'{"type":"executing","data":{"node":"\xff"}}'.decode("unicode_escape").encode("latin-1"),
     ],
 )
-def test_malformed_text_raises_protocol_error(raw: str) -> None:
+def test_malformed_text_raises_protocol_error(raw: str | bytes) -> None:
     with pytest.raises(ProtocolError):
         parse_text(raw)
 
@@ -233,3 +244,9 @@ def test_fuzz_text_frames_round_trip(node: str, text: str) -> None:
     encoded = node.encode()
     frame = struct.pack(">II", 3, len(encoded)) + encoded + text.encode()
     assert parse_binary(frame) == TextFrame(node, text)
+
+
+def test_frame_metadata_with_nan_or_deep_nesting_is_a_protocol_error() -> None:
+    for meta in (b'{"prompt_id": NaN}', b"[" * 100_000 + b"]" * 100_000):
+        with pytest.raises(ProtocolError):
+            parse_binary(struct.pack(">II", 4, len(meta)) + meta + b"png")

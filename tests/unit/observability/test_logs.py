@@ -16,6 +16,8 @@ from bot.observability import RedactingFilter, redact, secrets_of
 # Shaped like real tokens: base64 of a snowflake, a timestamp, an HMAC (built here, never a real one).
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA" + ".GabcDE." + "h" * 10 + "Q" * 28
 OLD_TOKEN = "NDU2Nzg5MDEyMzQ1Njc4OTAx" + ".XyZ12a." + "k" * 27
+# base64url of "interaction:<id>:<secret>", the shape of Discord's interaction tokens.
+INTERACTION = "aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDEyMzQ1Njc4OTA6" + "c2VjcmV0" * 12
 
 
 @pytest.mark.parametrize(
@@ -28,6 +30,27 @@ OLD_TOKEN = "NDU2Nzg5MDEyMzQ1Njc4OTAx" + ".XyZ12a." + "k" * 27
         ("Authorization: Basic dXNlcjpwYXNz", "Authorization: ***"),
         ("sent Bearer sk-live-9f8e7d6c5b4a to the proxy", "sent Bearer *** to the proxy"),
         ("proxy wants basic dXNlcjpwYXNzd29yZA==", "proxy wants basic ***"),
+        # Interaction tokens, the way discord.py's DEBUG lines print them.
+        (
+            f"PATCH https://discord.com/api/v10/webhooks/1234567890/{INTERACTION}/messages/@original "
+            "with None has returned 200",
+            "PATCH https://discord.com/api/v10/webhooks/1234567890/***/messages/@original "
+            "with None has returned 200",
+        ),
+        (
+            "POST https://discord.com/api/v10/interactions/998877/some-opaque-token/callback?with_response=1",
+            "POST https://discord.com/api/v10/interactions/998877/***/callback?with_response=1",
+        ),
+        (
+            "WebSocket Event: {'t': 'INTERACTION_CREATE', 'd': {'token': 'opaque.token-1', 'id': '5'}}",
+            "WebSocket Event: {'t': 'INTERACTION_CREATE', 'd': {'token': '***', 'id': '5'}}",
+        ),
+        ('{"token": "opaque", "type": 2}', '{"token": "***", "type": 2}'),
+        ('extra="{\\"token\\": \\"x1\\"}"', 'extra="{\\"token\\": \\"***\\"}"'),
+        (
+            f"executing INSERT ... ('111', 42, '{INTERACTION}', 7)",
+            "executing INSERT ... ('111', 42, '***', 7)",
+        ),
     ],
 )
 def test_credentials_are_redacted(text: str, expected: str) -> None:
@@ -42,6 +65,8 @@ def test_credentials_are_redacted(text: str, expected: str) -> None:
         "Bot is ready as comfycord#1234 in 3 guilds",
         "file v1-5-pruned-emaonly.safetensors loaded",
         "prompt_id=2f1e0b8c-6a2d-4c7e-9f3a-1b2c3d4e5f60",
+        "job=abc token budget: 3 edits left",
+        "GET /webhooks/ is not a route we use",
     ],
 )
 def test_ordinary_text_is_left_alone(text: str) -> None:

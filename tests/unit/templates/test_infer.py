@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from bot.templates import ParamType, Target, infer_params, render
 from bot.templates.infer import prompt_targets
 
@@ -143,3 +145,27 @@ def test_inferred_ranges_include_the_workflows_own_values() -> None:
 def test_command_name_is_sanitised_from_the_file_stem() -> None:
     template = build("My SDXL+Refiner v1.0", graph_text("sd15_default"))
     assert template.name == "my-sdxl-refiner-v1-0"
+
+
+@pytest.mark.parametrize(
+    ("channel", "description"),
+    [
+        ("alpha", "Mask image (transparent = the area to change)"),
+        (None, "Mask image (transparent = the area to change)"),  # ComfyUI's default channel is alpha
+        ("red", "Mask image (white = the area to change; its red channel is read)"),
+        ("green", "Mask image (white = the area to change; its green channel is read)"),
+        ("blue", "Mask image (white = the area to change; its blue channel is read)"),
+        (["5", 0], "Mask image (its chosen channel marks the area to change)"),  # set by another node
+    ],
+)
+def test_mask_description_follows_the_channel(channel: object, description: str) -> None:
+    inputs: dict[str, object] = {"image": "m.png"}
+    if channel is not None:
+        inputs["channel"] = channel
+    graph = {
+        "1": {"class_type": "LoadImageMask", "inputs": inputs},
+        "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0]}},
+    }
+    (mask,) = [p for p in infer_params(graph) if p.name == "mask"]
+    assert mask.description == description
+    assert len(description) <= 100  # a Discord option description
