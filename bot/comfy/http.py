@@ -223,7 +223,10 @@ class ComfyHttp:
                 body = await self._read_body(response)
         except _BodyTooLarge as exc:
             raise UnexpectedResponse(
-                path, status, f"a body of {exc.size} is over the {self._max_body}-byte limit"
+                path,
+                status,
+                f"a body of {exc.size} is over the {self._max_body}-byte limit",
+                server=self._server,
             ) from None
         except TimeoutError:
             raise BackendUnavailable(
