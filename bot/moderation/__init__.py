@@ -19,7 +19,7 @@ from bot.moderation.audit import (
     record_unban,
 )
 from bot.moderation.durations import InvalidDuration, human_duration, parse_duration
-from bot.moderation.errors import InvalidTerm, ModerationError, SettingError, UnsafePattern
+from bot.moderation.errors import InvalidPattern, InvalidTerm, ModerationError, SettingError
 from bot.moderation.filters import (
     ALLOWED,
     FilterAction,
@@ -57,7 +57,7 @@ from bot.moderation.policy import (
     evaluate,
     is_new_member,
 )
-from bot.moderation.regex_safety import compile_pattern, search_bounded
+from bot.moderation.regex_terms import compile_regex_term
 from bot.moderation.screening import (
     SCREENING_OFF,
     NudeNetScreener,
@@ -101,6 +101,7 @@ __all__ = [
     "FilterVerdict",
     "GuildPolicy",
     "InvalidDuration",
+    "InvalidPattern",
     "InvalidTerm",
     "Limits",
     "ModerationError",
@@ -125,10 +126,9 @@ __all__ = [
     "Term",
     "TermKind",
     "TermList",
-    "UnsafePattern",
     "check_texts",
     "compile_filter",
-    "compile_pattern",
+    "compile_regex_term",
     "decide",
     "evaluate",
     "filter_for",
@@ -154,7 +154,6 @@ __all__ = [
     "record_review_hold",
     "record_setting_change",
     "record_unban",
-    "search_bounded",
     "setting_key",
     "split_terms",
     "utc_day",

@@ -17,6 +17,7 @@ limits and review, but never from bans, blocked terms or the age-restricted chan
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -115,8 +116,10 @@ def decide(
     *,
     ban: Ban | None = None,
     usage: Usage | None = None,
+    verdict: FilterVerdict | None = None,
 ) -> Decision:
-    """The pure policy: ``ban`` is the member's ban here (if any), ``usage`` today's usage."""
+    """The pure policy: ``ban`` is the member's ban here (if any), ``usage`` today's usage, ``verdict``
+    the filters' verdict on ``ctx.texts`` (checked here when not given)."""
     limits = policy.limits_for(ctx.role_ids)
     exempt = ctx.is_moderator and policy.moderators_exempt
 
@@ -136,7 +139,8 @@ def decide(
             Rule.NSFW_CHANNEL, f"`/{ctx.template}` can only be used in age-restricted (NSFW) channels."
         )
 
-    verdict = check_texts(policy, ctx.texts)
+    if verdict is None:
+        verdict = check_texts(policy, ctx.texts)
     if verdict.action is FilterAction.BLOCK:
         return refuse(Rule.FILTER_BLOCK, verdict.reason_for_user, verdict=verdict)
 
@@ -167,10 +171,13 @@ async def evaluate(
     bans: BanRepository,
     quotas: QuotaRepository,
 ) -> Decision:
-    """``decide`` with the member's ban and today's usage read from storage."""
+    """``decide`` with the member's ban and today's usage read from storage, and the filters run in a
+    worker thread: RE2 lets go of the GIL while it matches, so not even term lists as slow as the
+    rules allow (or compiling a list that just changed) can hold up the event loop."""
     ban = await bans.active_ban(ctx.guild_id, ctx.user_id)
     usage = await quotas.get_usage(ctx.guild_id, ctx.user_id, utc_day(now))
-    return decide(ctx, policy, now, ban=ban, usage=usage)
+    verdict = await asyncio.to_thread(check_texts, policy, ctx.texts) if ctx.texts else ALLOWED
+    return decide(ctx, policy, now, ban=ban, usage=usage, verdict=verdict)
 
 
 def is_new_member(ctx: RequestContext, policy: GuildPolicy, now: float) -> bool:
