@@ -40,6 +40,7 @@ from bot.moderation.limits import (
     next_reset,
     utc_day,
 )
+from bot.moderation.maintenance import ModerationMaintenance, Pruned, Retention
 from bot.moderation.normalize import NormalizedText, fold, normalize
 from bot.moderation.permissions import (
     ADMINISTRATOR,
@@ -67,7 +68,7 @@ from bot.moderation.screening import (
     load_screener,
     output_action,
 )
-from bot.moderation.service import ModerationService
+from bot.moderation.service import ModerationCounters, ModerationService
 from bot.moderation.settings import (
     DEFAULT_POLICY,
     SETTINGS,
@@ -104,7 +105,9 @@ __all__ = [
     "InvalidPattern",
     "InvalidTerm",
     "Limits",
+    "ModerationCounters",
     "ModerationError",
+    "ModerationMaintenance",
     "ModerationService",
     "NormalizedText",
     "NudeNetScreener",
@@ -112,7 +115,9 @@ __all__ = [
     "OutputAction",
     "PolicyStore",
     "PromptFilter",
+    "Pruned",
     "RequestContext",
+    "Retention",
     "ReviewMode",
     "ReviewOutcome",
     "RoleLimits",

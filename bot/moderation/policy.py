@@ -163,6 +163,12 @@ def decide(
     return Decision(Outcome.ALLOW, limits.lane, limits, verdict=verdict)
 
 
+async def screen_texts(policy: GuildPolicy, texts: Mapping[str, str]) -> FilterVerdict:
+    """``check_texts`` in a worker thread: RE2 lets go of the GIL while it matches, so not even term
+    lists as slow as the rules allow (or compiling a list that just changed) hold up the event loop."""
+    return await asyncio.to_thread(check_texts, policy, texts) if texts else ALLOWED
+
+
 async def evaluate(
     ctx: RequestContext,
     policy: GuildPolicy,
@@ -170,13 +176,14 @@ async def evaluate(
     *,
     bans: BanRepository,
     quotas: QuotaRepository,
+    verdict: FilterVerdict | None = None,
 ) -> Decision:
-    """``decide`` with the member's ban and today's usage read from storage, and the filters run in a
-    worker thread: RE2 lets go of the GIL while it matches, so not even term lists as slow as the
-    rules allow (or compiling a list that just changed) can hold up the event loop."""
+    """``decide`` with the member's ban and today's usage read from storage, and the filters' verdict
+    from ``screen_texts`` unless the caller already has it."""
     ban = await bans.active_ban(ctx.guild_id, ctx.user_id)
     usage = await quotas.get_usage(ctx.guild_id, ctx.user_id, utc_day(now))
-    verdict = await asyncio.to_thread(check_texts, policy, ctx.texts) if ctx.texts else ALLOWED
+    if verdict is None:
+        verdict = await screen_texts(policy, ctx.texts)
     return decide(ctx, policy, now, ban=ban, usage=usage, verdict=verdict)
 
 

@@ -26,6 +26,8 @@ SUBCOMMANDS = [
     ("settings show", {}),
     ("settings set", {"key": "daily_jobs", "value": "1"}),
     ("settings reset", {"key": "daily_jobs"}),
+    ("terms add", {"list": "blocked_terms", "terms": "dragon"}),
+    ("terms remove", {"list": "blocked_terms", "terms": "dragon"}),
     ("ban", "MODERATOR"),
     ("unban", "MODERATOR"),
     ("bans", {}),
@@ -62,7 +64,18 @@ async def test_mod_is_one_guild_only_group_hinted_to_message_managers(bot: BotUn
     assert int(group["default_member_permissions"]) == MANAGE_MESSAGES
     assert group.get("contexts") == [0] or group.get("dm_permission") is False
     subcommands = {o["name"] for o in group["options"]}
-    assert subcommands == {"settings", "ban", "unban", "bans", "log", "queue", "cancel", "purge", "stats"}
+    assert subcommands == {
+        "settings",
+        "terms",
+        "ban",
+        "unban",
+        "bans",
+        "log",
+        "queue",
+        "cancel",
+        "purge",
+        "stats",
+    }
     settings = next(o for o in group["options"] if o["name"] == "settings")
     assert {o["name"] for o in settings["options"]} == {"show", "set", "reset"}
     quota = fake.find_command("quota")
@@ -129,13 +142,19 @@ async def test_settings_set_show_reset_round_trip_with_clear_errors(bot: BotUnde
 
     moderation = bot.app.bot.controller.moderation  # type: ignore[union-attr]
     changes = await moderation.audit.recent(action=AuditAction.SETTING_CHANGE)
-    assert [e.details["key"] for e in changes] == ["daily_jobs", "daily_jobs", "mod_log_channel"]
+    assert [e.details["key"] for e in changes] == [
+        "daily_jobs",
+        "review_terms",
+        "daily_jobs",
+        "mod_log_channel",
+    ]
     assert all(e.actor_id == int(fake.moderator.id) for e in changes)
     posted = [m.content for m in fake.channel_messages(fake.mod_channel)]
-    assert len(posted) == 3, posted
+    assert len(posted) == 4, posted
     assert "set `mod_log_channel`: none → " in posted[0]
     assert f"{fake.moderator.mention} set `daily_jobs`: 100 → 5" in posted[1]
-    assert "reset `daily_jobs`: 5 → 100" in posted[2]
+    assert "set `review_terms`: none → `re:\\d{1,2}\\s?y/?o`" in posted[2]
+    assert "reset `daily_jobs`: 5 → 100" in posted[3]
 
 
 async def test_quota_runs_out_and_comes_back_at_the_utc_day_boundary(
