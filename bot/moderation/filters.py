@@ -71,13 +71,17 @@ class TermList:
 
 class _ListMatcher:
     """Finds which term of one list a text matches: all word terms in one expression with a group
-    each, then the regular expressions one by one."""
+    each, then the regular expressions one by one. Compiled the first time a prompt matches anything:
+    most filters only ever see clean prompts."""
 
     def __init__(self, term_list: TermList) -> None:
         self.term_list = term_list
         self._word_terms = tuple(t for t in term_list.terms if t.pattern is not None)
-        self._words = _Alternation([t.pattern for t in self._word_terms if t.pattern], capture=True)
         self._regex_terms = tuple(t for t in term_list.terms if t.regex is not None)
+
+    @functools.cached_property
+    def _words(self) -> _Alternation:
+        return _Alternation([t.pattern for t in self._word_terms if t.pattern], capture=True)
 
     def first_match(self, text: NormalizedText) -> Term | None:
         index = self._words.first(text.words)

@@ -128,6 +128,8 @@ _AMBIGUOUS: Final[Mapping[str, tuple[str, str]]] = {"1": ("i", "l"), "|": ("l", 
 _PRIMARY: Final = str.maketrans({**_LEET, **{ch: pair[0] for ch, pair in _AMBIGUOUS.items()}})
 
 LEET_CHARACTERS: Final = frozenset(_LEET) | frozenset(_AMBIGUOUS)
+AMBIGUOUS_CHARACTERS: Final = frozenset(_AMBIGUOUS)
+"""Leet characters with more than one reading (``1`` and ``|``: ``i`` or ``l``)."""
 """Everything a leet word may use for a letter: these never survive in a reading of one."""
 
 

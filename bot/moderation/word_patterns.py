@@ -6,8 +6,8 @@ becomes a pattern for the ways a prompt can write it:
 
 * a letter matches itself or a leet character read as it (``a`` matches ``a``, ``4`` and ``@``;
   ``i`` and ``l`` both match ``1`` and ``|``), and ``w`` also matches ``vv``;
-* a run of one or two letters also matches one character stretched to three or more (``nude``
-  matches ``nuuuude``, ``ass`` matches ``a$$$``);
+* a run of one or two letters also matches its forms stretched to three or more (``nude`` matches
+  ``nuuuude``, ``ass`` matches ``a$5$``, ``kill`` matches ``ki||1l``);
 * a number (only digits and ``*``) matches words marked as numbers, exactly as written.
 
 A pattern matches whole words: it starts and ends at the blanks around them, and a phrase's words
@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 from typing import Final
 
-from bot.moderation.normalize import LEET_CHARACTERS, NUMBER_MARK, written_as
+from bot.moderation.normalize import AMBIGUOUS_CHARACTERS, LEET_CHARACTERS, NUMBER_MARK, written_as
 
 _ANY_LETTERS: Final = r"[^ \n]*"
 """What a ``*`` stands for: any part of one word."""
@@ -29,19 +29,31 @@ _ANY_LETTERS: Final = r"[^ \n]*"
 _STRETCH_MIN: Final = 3
 """A run this long or longer in a prompt reads as one or two letters (normalize keeps runs of two)."""
 
+MIXED_RUN_MAX: Final = 5
+"""Longest stretched run of an ``i`` or ``l`` that mixes ``1`` or ``|`` with other forms."""
+
+
+def _chars(forms: str) -> str:
+    return _escape(forms) if len(forms) == 1 else "[" + "".join(_escape(ch) for ch in forms) + "]"
+
 
 def _class(letter: str) -> str:
-    forms = written_as(letter)
-    chars = _escape(forms) if len(forms) == 1 else "[" + "".join(_escape(ch) for ch in forms) + "]"
+    chars = _chars(written_as(letter))
     return f"(?:{chars}|vv)" if letter == "w" else chars
 
 
 def _stretched(letter: str) -> str:
-    # A stretched run repeats one character: "nuuuude", "n000de", "a$$$". Letting any mix of forms
-    # stretch ("1|1l" as one long l) would keep a pattern alive across whole garbage words, which
-    # is what makes a filter slow, for no evasion anyone uses.
-    units = [_escape(ch) for ch in written_as(letter)] + (["(?:vv)"] if letter == "w" else [])
-    return "|".join(f"{unit}{{{_STRETCH_MIN},}}" for unit in units)
+    forms = written_as(letter)
+    if not AMBIGUOUS_CHARACTERS & set(forms):
+        return f"{_class(letter)}{{{_STRETCH_MIN},}}"
+    # 1 and | are forms of both i and l: an unbounded mixed run of them ("1|1l|..." for thousands of
+    # characters) would keep every pattern with an i or an l alive across a whole garbage word, which
+    # makes a filter slow. So a mixed run stretches to a point ("ki|||1l"), a run of one character
+    # (or of only the plain forms) as far as it goes.
+    plain = "".join(ch for ch in forms if ch not in AMBIGUOUS_CHARACTERS)
+    units = [_chars(plain), *(_escape(ch) for ch in forms if ch in AMBIGUOUS_CHARACTERS)]
+    unbounded = [f"{unit}{{{_STRETCH_MIN},}}" for unit in units]
+    return "|".join([f"{_chars(forms)}{{{_STRETCH_MIN},{MIXED_RUN_MAX}}}", *unbounded])
 
 
 def _escape(ch: str) -> str:
