@@ -96,7 +96,7 @@ class ModerationMaintenance:
     def start(self) -> None:
         """Start the schedule (inside the running loop)."""
         self._closing = False
-        self._task = asyncio.create_task(self._run(), name="moderation-maintenance")
+        self._task = asyncio.create_task(self.run(), name="moderation-maintenance")
         self._task.add_done_callback(self._ended)
 
     async def close(self) -> None:
@@ -108,7 +108,9 @@ class ModerationMaintenance:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
+        """The schedule itself, forever: ``start`` runs it in a task of its own; a supervisor that
+        restarts crashed loops can run it instead."""
         while True:
             try:
                 await self.prune()
