@@ -27,7 +27,7 @@ from bot.moderation.terms import BUILTIN_BLOCKLIST, Term, parse_term
 log = logging.getLogger(__name__)
 
 BUILTIN_LIST: Final = "built-in list"
-CHUNK_TERMS: Final = 32
+CHUNK_TERMS: Final = 16
 
 
 class FilterAction(StrEnum):
