@@ -211,7 +211,8 @@ class NormalizedText:
 
     ``words`` holds the split words, then (when they differ) the glued ones, each between single
     blanks, the two ways on separate lines and numbers marked with ``NUMBER_MARK``:
-    ``" nsfw p0rn 1024px #455 \n ..."``. ``folded`` and ``readable`` are for moderators' regexes.
+    ``" nsfw p0rn 1024px #455 "``, then a new line and the glued words. ``folded`` and ``readable``
+    are for moderators' regexes.
     """
 
     folded: str

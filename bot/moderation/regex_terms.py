@@ -15,19 +15,20 @@ from bot.moderation.linear_regex import LinearRegex, RegexError
 MAX_PATTERN_LENGTH: Final = 200
 
 _EMPTY_PROBE: Final = "a quiet lighthouse at dusk, 4k"
-"""A prompt no filter should match: a pattern that matches nothing in it still matches everything."""
+"""An ordinary prompt: a pattern that finds an empty match in it (``\\b``, ``^``, ``x?``) would match
+every prompt."""
 
 _REFUSALS: Final = (
     (
         ("(?=", "(?!"),
         "look-ahead such as (?=...) or (?!...) is not supported: it needs a backtracking engine, which a "
         "crafted prompt can keep busy for minutes. Match the text itself instead, e.g. `nude\\b` rather "
-        "than `nude(?!s)` .",
+        "than `nude(?!s)`.",
     ),
     (
         ("(?<=", "(?<!"),
         "look-behind such as (?<=...) or (?<!...) is not supported: it needs a backtracking engine, which "
-        "a crafted prompt can keep busy for minutes. Match the text itself instead, e.g. `\\bteen` .",
+        "a crafted prompt can keep busy for minutes. Match the text itself instead, e.g. `\\bteen`.",
     ),
     (
         # RE2 reports (?P=name) as "invalid perl operator: (?P".

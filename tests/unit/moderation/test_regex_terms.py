@@ -77,7 +77,7 @@ def test_a_refusal_reaches_the_moderator_through_the_term() -> None:
     assert caught.value.user_message == (
         "The term `re:nude(?!s)` cannot be used: look-ahead such as (?=...) or (?!...) is not supported: "
         "it needs a backtracking engine, which a crafted prompt can keep busy for minutes. Match the text "
-        "itself instead, e.g. `nude\\b` rather than `nude(?!s)` ."
+        "itself instead, e.g. `nude\\b` rather than `nude(?!s)`."
     )
 
 
