@@ -14,7 +14,7 @@ import sys
 import time
 from typing import Any
 
-from bench import cancel_bench, client_bench, discord_bench, engine_bench, soak_bench
+from bench import cancel_bench, client_bench, discord_bench, engine_bench, filter_bench, soak_bench
 
 
 async def main(quick: bool) -> dict[str, Any]:
@@ -35,6 +35,9 @@ async def main(quick: bool) -> dict[str, Any]:
         report[key] = report["discord"][key]
     report["cancel"] = await cancel_bench.run(60 if quick else 240)
     report["cancelled_but_ran"] = report["cancel"]["cancelled_but_ran"]
+    report["filter"] = filter_bench.run(60 if quick else 300)
+    for key in ("filter_ms", "filter_adversarial_ms"):
+        report[key] = {k: report["filter"][key][k] for k in ("median", "p95")}
     report["soak"] = await soak_bench.run(120 if quick else 1000, 12 if quick else 50)
     report["rss_mb"] = {"start": report["soak"]["rss_mb"]["start"], "end": report["soak"]["rss_mb"]["end"]}
     report["jobs_lost"] = report["soak"]["jobs_lost"]

@@ -28,8 +28,8 @@ from bot.jobs.backends import BackendPool
 from bot.jobs.engine import EngineLimits, JobEngine
 from bot.jobs.model import Job
 from bot.jobs.template_planner import TemplatePlanner
-from bot.moderation import ModerationService, load_screener
-from bot.observability import Metrics, metrics_server_for
+from bot.moderation import ModerationMaintenance, ModerationService, Retention, load_screener
+from bot.observability import Metrics, discord_trace, metrics_server_for
 from bot.storage import BackendClientRepository, Database, IntakeRepository, MetaRepository, Spool
 from bot.supervisor import RestartPolicy, Supervisor
 from bot.templates import Param, Template, load_templates_lenient, merged_backend_options
@@ -63,6 +63,8 @@ class App:
         self.bot: ComfyBot | None = None
         self.engine: JobEngine | None = None
         self.publisher: Publisher | None = None
+        self.metrics: Metrics | None = None
+        self.maintenance: ModerationMaintenance | None = None
         self._bot_task: asyncio.Task[None] | None = None
         self._started_at = 0.0
         self._restart_policy = restart_policy
@@ -116,11 +118,15 @@ class App:
             infos = {b.name: b.object_info for b in pool.backends if b.object_info is not None}
             return list(merged_backend_options(template, param, infos.values()))
 
+        # Discord's requests and rate limits are counted from the client's own HTTP session.
+        metrics = Metrics()
+        self.metrics = metrics
         bot = ComfyBot(
             meta=MetaRepository(db),
             dev_guild_id=s.dev_guild_id,
             owner_ids=s.owner_ids,
             autocomplete=autocomplete,
+            http_trace=discord_trace(metrics),
             **self._client_options,
         )
         self.bot = bot
@@ -144,7 +150,11 @@ class App:
 
         screener, screening = await asyncio.to_thread(load_screener)
         log.info("%s", screening)
-        moderation = ModerationService(db)
+        moderation = ModerationService(db, counters=metrics)
+        maintenance = ModerationMaintenance(
+            moderation, Retention(audit_days=s.audit_retention_days), clock=self._clock
+        )
+        self.maintenance = maintenance
         review = ReviewDesk(bot, engine, moderation, screener=screener, clock=self._clock)
         publisher = Publisher(
             engine,
@@ -170,7 +180,6 @@ class App:
             clock=self._clock,
         )
 
-        metrics = Metrics()
         metrics.attach(engine)
         stack.push_async_callback(metrics.close)
         server = metrics_server_for(
@@ -193,6 +202,7 @@ class App:
         stack.push_async_callback(throttle.close)
         stack.push_async_callback(publisher.close)
         stack.push_async_callback(review.close)
+        self.frontend.loop("moderation-maintenance", maintenance.run, critical=False)
         stack.push_async_callback(self.frontend.close)
         self._bot_task = asyncio.create_task(bot.start(s.discord_token.reveal()), name="discord")
         stack.push_async_callback(self._stop_bot)

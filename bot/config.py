@@ -83,6 +83,11 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("MAX_QUEUED_PER_USER", "5", "Jobs one member may have waiting at once."),
     Variable("MAX_QUEUED_TOTAL", "500", "Jobs that may wait in the whole queue at once."),
     Variable("RETENTION_HOURS", "24", "Hours spooled inputs and outputs are kept after delivery."),
+    Variable(
+        "AUDIT_RETENTION_DAYS",
+        "90",
+        "Days moderation audit entries (/mod log) are kept; expired bans and old quota counts go sooner.",
+    ),
     Variable("EDIT_INTERVAL", "2.0", "Minimum seconds between two edits of one status message."),
     Variable("LIVE_PREVIEWS", "true", "Show sampler previews in status messages (true/false)."),
     Variable("METRICS_PORT", "", "Port for /metrics and /healthz; empty turns them off."),
@@ -122,6 +127,7 @@ class Settings:
     live_previews: bool
     metrics_port: int | None
     metrics_host: str = "127.0.0.1"
+    audit_retention_days: float = 90.0
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
@@ -302,6 +308,15 @@ def load_settings(env: Mapping[str, str], *, require_discord: bool = True) -> Se
         r.problems.append(f"METRICS_PORT must be between 1 and 65535, got {metrics_port}")
         metrics_port = None
 
+    retention_hours = r.number("RETENTION_HOURS", 24.0, minimum=0)
+    audit_days = r.number("AUDIT_RETENTION_DAYS", 90.0, minimum=1)
+    if audit_days * 24 < retention_hours:
+        # /show reads a job's screening decision from the audit log for as long as its images exist.
+        r.problems.append(
+            f"AUDIT_RETENTION_DAYS ({audit_days:g}) must cover RETENTION_HOURS ({retention_hours:g} hours): "
+            "the audit log holds the screening decisions for stored results"
+        )
+
     settings = Settings(
         discord_token=Secret(token),
         dev_guild_id=r.parse("DEV_GUILD_ID", _optional_int, None, "a Discord guild id"),
@@ -318,11 +333,12 @@ def load_settings(env: Mapping[str, str], *, require_discord: bool = True) -> Se
         job_max_runtime=r.number("JOB_MAX_RUNTIME", 900.0, minimum=1),
         max_queued_per_user=int(r.number("MAX_QUEUED_PER_USER", 5, minimum=1, integer=True)),
         max_queued_total=int(r.number("MAX_QUEUED_TOTAL", 500, minimum=1, integer=True)),
-        retention_hours=r.number("RETENTION_HOURS", 24.0, minimum=0),
+        retention_hours=retention_hours,
         edit_interval=r.number("EDIT_INTERVAL", 2.0, minimum=0.5),
         live_previews=r.parse("LIVE_PREVIEWS", _parse_bool, True, "true or false"),
         metrics_port=metrics_port,
         metrics_host=r.raw("METRICS_HOST"),
+        audit_retention_days=audit_days,
     )
     if r.problems:
         raise ConfigError(r.problems)

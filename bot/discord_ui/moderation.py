@@ -247,6 +247,28 @@ class ModerationCommands:
         )
         return f"`{change.key}` is back to its default: {change.new_text} (was {change.old_text})."
 
+    async def terms_add(
+        self, interaction: discord.Interaction[Any], policy: GuildPolicy, key: str, text: str
+    ) -> Answer:
+        guild_id = _guild(interaction)
+        change = await self.moderation.add_terms(guild_id, key, text, moderator_id=interaction.user.id)
+        added = _terms_text([t for t in change.new if t not in change.old])
+        if not change.changed:
+            return f"`{change.key}` already has those terms."
+        await self.mod_log.post(guild_id, f"⚙️ {interaction.user.mention} added to `{change.key}`: {added}")
+        return f"Added to `{change.key}`: {added}. It has {len(change.new)} term(s) now."
+
+    async def terms_remove(
+        self, interaction: discord.Interaction[Any], policy: GuildPolicy, key: str, text: str
+    ) -> Answer:
+        guild_id = _guild(interaction)
+        change = await self.moderation.remove_terms(guild_id, key, text, moderator_id=interaction.user.id)
+        removed = _terms_text([t for t in change.old if t not in change.new])
+        await self.mod_log.post(
+            guild_id, f"⚙️ {interaction.user.mention} removed from `{change.key}`: {removed}"
+        )
+        return f"Removed from `{change.key}`: {removed}. It has {len(change.new)} term(s) now."
+
     def _channel_warning(self, interaction: discord.Interaction[Any], key: str, value: Any) -> str:
         if key not in ("review_channel", "mod_log_channel") or value is None or interaction.guild is None:
             return ""
@@ -545,6 +567,10 @@ def _details(entry: AuditEntry) -> str:
             return str(d.get("reason", ""))
 
 
+def _terms_text(terms: list[str]) -> str:
+    return _clip(", ".join(f"`{t}`" for t in terms), 1500)
+
+
 def _ban_length(ban: Ban, now: float) -> str:
     if ban.until is None:
         return "until a moderator lifts it"
@@ -597,6 +623,33 @@ def moderation_commands(
     @app_commands.autocomplete(key=handlers.complete_key)
     async def settings_reset(interaction: discord.Interaction[Any], key: str) -> None:
         await run(interaction, handlers.settings_reset, key)
+
+    terms = app_commands.Group(
+        name="terms", description="Add or remove filter terms without retyping the whole list", parent=mod
+    )
+    term_lists = [
+        app_commands.Choice(name="blocked_terms (refused)", value="blocked_terms"),
+        app_commands.Choice(name="review_terms (a moderator looks first)", value="review_terms"),
+    ]
+    terms_help = "Separated by commas or new lines: word, wild*card, a phrase, re:regex"
+
+    @terms.command(name="add", description="Add terms to the blocked or the review list")
+    @app_commands.rename(which="list", text="terms")
+    @app_commands.describe(which="The list", text=terms_help)
+    @app_commands.choices(which=term_lists)
+    async def terms_add(
+        interaction: discord.Interaction[Any], which: str, text: app_commands.Range[str, 1, 4000]
+    ) -> None:
+        await run(interaction, handlers.terms_add, which, text)
+
+    @terms.command(name="remove", description="Remove terms from the blocked or the review list")
+    @app_commands.rename(which="list", text="terms")
+    @app_commands.describe(which="The list", text="The terms as they are in the list, separated by commas")
+    @app_commands.choices(which=term_lists)
+    async def terms_remove(
+        interaction: discord.Interaction[Any], which: str, text: app_commands.Range[str, 1, 4000]
+    ) -> None:
+        await run(interaction, handlers.terms_remove, which, text)
 
     @mod.command(name="ban", description="Stop a member from using the bot here, and cancel their jobs")
     @app_commands.describe(

@@ -105,9 +105,6 @@ class FairScheduler:
     def get(self, job_id: str) -> Waiting | None:
         return self._by_id.get(job_id)
 
-    def count_for(self, user: UserKey) -> int:
-        return sum(len(lane.turns.get(user, ())) for lane in self._lanes.values())
-
     def waiting(self) -> Iterator[Waiting]:
         return iter(self._by_id.values())
 

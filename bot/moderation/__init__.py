@@ -19,7 +19,7 @@ from bot.moderation.audit import (
     record_unban,
 )
 from bot.moderation.durations import InvalidDuration, human_duration, parse_duration
-from bot.moderation.errors import InvalidTerm, ModerationError, SettingError, UnsafePattern
+from bot.moderation.errors import InvalidPattern, InvalidTerm, ModerationError, SettingError
 from bot.moderation.filters import (
     ALLOWED,
     FilterAction,
@@ -42,6 +42,7 @@ from bot.moderation.limits import (
     next_reset,
     utc_day,
 )
+from bot.moderation.maintenance import ModerationMaintenance, Pruned, Retention
 from bot.moderation.normalize import NormalizedText, fold, normalize
 from bot.moderation.permissions import (
     ADMINISTRATOR,
@@ -59,7 +60,7 @@ from bot.moderation.policy import (
     evaluate,
     is_new_member,
 )
-from bot.moderation.regex_safety import compile_pattern, search_bounded
+from bot.moderation.regex_terms import compile_regex_term
 from bot.moderation.screening import (
     SCREENING_OFF,
     NudeNetScreener,
@@ -69,7 +70,7 @@ from bot.moderation.screening import (
     load_screener,
     output_action,
 )
-from bot.moderation.service import ModerationService
+from bot.moderation.service import ModerationCounters, ModerationService
 from bot.moderation.settings import (
     DEFAULT_POLICY,
     SETTINGS,
@@ -103,10 +104,13 @@ __all__ = [
     "FilterVerdict",
     "GuildPolicy",
     "InvalidDuration",
+    "InvalidPattern",
     "InvalidTerm",
     "LimitRefusal",
     "Limits",
+    "ModerationCounters",
     "ModerationError",
+    "ModerationMaintenance",
     "ModerationService",
     "NormalizedText",
     "NudeNetScreener",
@@ -114,7 +118,9 @@ __all__ = [
     "OutputAction",
     "PolicyStore",
     "PromptFilter",
+    "Pruned",
     "RequestContext",
+    "Retention",
     "ReviewMode",
     "ReviewOutcome",
     "RoleLimits",
@@ -128,11 +134,10 @@ __all__ = [
     "Term",
     "TermKind",
     "TermList",
-    "UnsafePattern",
     "check_limits",
     "check_texts",
     "compile_filter",
-    "compile_pattern",
+    "compile_regex_term",
     "decide",
     "evaluate",
     "filter_for",
@@ -158,7 +163,6 @@ __all__ = [
     "record_review_hold",
     "record_setting_change",
     "record_unban",
-    "search_bounded",
     "setting_key",
     "split_terms",
     "utc_day",

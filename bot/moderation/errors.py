@@ -22,9 +22,11 @@ class InvalidTerm(ModerationError):
 
     def __init__(self, term: str, message: str) -> None:
         self.term = term
+        self.reason = message
         shown = term if len(term) <= 60 else term[:57] + "..."
         super().__init__(f"The term `{shown}` cannot be used: {message}")
 
 
-class UnsafePattern(InvalidTerm):
-    """A regular expression that could take too long to match (catastrophic backtracking)."""
+class InvalidPattern(InvalidTerm):
+    """A regular expression term the filter cannot use: not valid, or using a feature (back-references,
+    look-around) that the linear-time engine does not have."""

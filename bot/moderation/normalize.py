@@ -3,26 +3,31 @@
 ``fold`` removes what changes how text *looks to a machine* but not to a human: compatibility forms
 (fullwidth, mathematical letters), case, invisible characters, diacritics and Cyrillic/Greek look-alikes.
 
-``analyse`` then cuts the folded text into words two ways and reads leetspeak in them:
+The folded text is then cut into words two ways:
 
 * *split*: only letters and digits make words, every symbol separates (``nsfw+nude`` is two words);
 * *glued*: leet symbols such as ``@ $ ! |`` count as letters (``@ss`` is one word).
 
-A term matches if it matches whole words in either analysis. In both, runs of single characters split
-by separators (``n.s.f.w``, ``n s f w``, ``n-s-f-w``) are joined into one word; longer words are never
+A term matches if it matches whole words in either. In both, runs of single characters split by short
+separators (``n.s.f.w``, ``n s f w``, ``n-s-f-w``) are joined into one word; longer words are never
 glued together, which is what keeps ``class`` and ``assistant`` clear of a blocked ``ass``.
 
-Each word is compared through its *skeletons*: leetspeak read as letters (``1`` and ``|`` as ``i`` and
-as ``l``), ``vv`` read as ``w``, and stretched letters (``nuuude``) read as one or two. Real letters are
-never merged with each other (``hell`` is not ``heil``), and words made only of digits are never read as
+The words are kept as written: leetspeak (``1`` and ``|`` read as ``i`` or ``l``, ``@`` as ``a``),
+``vv`` for ``w`` and stretched letters (``nuuude``) are read by the term's compiled pattern (see
+word_patterns), which accepts every reading at once instead of listing them. Real letters are never
+merged with each other (``hell`` is not ``heil``), and words made only of digits are never read as
 leetspeak, so seeds and sizes (``455``, ``1024``) cannot trip a filter.
+
+Everything here runs as a handful of C-level string operations per text (``str.translate``, one
+``re`` substitution per way of cutting), never a Python loop over characters or words.
 """
 
 from __future__ import annotations
 
-import itertools
+import functools
+import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -69,16 +74,42 @@ _LOWER_LOOKALIKES: Final = str.maketrans(
 )  # fmt: skip
 
 
+class _LazyTable(dict[int, int | str | None]):
+    """A ``str.translate`` table computed one character at a time, the first time it is seen.
+
+    Lookups of known characters stay in C; only a character never seen before costs a Python call.
+    Past ``limit`` entries new characters are still translated, just not remembered.
+    """
+
+    def __init__(self, translate: Callable[[str], int | str | None], limit: int = 8192) -> None:
+        super().__init__()
+        self._translate = translate
+        self._limit = limit
+
+    def __missing__(self, code: int) -> int | str | None:
+        value = self._translate(chr(code))
+        if len(self) < self._limit:
+            self[code] = value
+        return value
+
+
+def _fold_char(ch: str) -> int | str | None:
+    if ch in _INVISIBLE or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return None
+    return _LOWER_LOOKALIKES.get(ord(ch), ord(ch))
+
+
+_FOLD_TABLE: Final = _LazyTable(_fold_char)
+
+
 def fold(text: str) -> str:
     """Case-folded text without invisible characters, diacritics, or look-alike letters."""
+    if text.isascii():
+        # NFKC, the look-alike tables and the removed categories leave ASCII alone.
+        return text.lower()
     text = unicodedata.normalize("NFKC", text).translate(_UPPER_LOOKALIKES).casefold()
     # NFD after case folding: casefold itself can produce combining marks ("İ" -> "i" + dot above).
-    kept = [
-        ch
-        for ch in unicodedata.normalize("NFD", text)
-        if ch not in _INVISIBLE and unicodedata.category(ch) not in ("Mn", "Me", "Cf")
-    ]
-    return "".join(kept).translate(_LOWER_LOOKALIKES)
+    return unicodedata.normalize("NFD", text).translate(_FOLD_TABLE)
 
 
 # --- leetspeak ---------------------------------------------------------------------------------------
@@ -86,17 +117,20 @@ def fold(text: str) -> str:
 LEET_SYMBOLS: Final = frozenset("@$!|+€¡")
 """Symbols that stand for letters inside a word; elsewhere they separate words."""
 
-_LEET: Final = str.maketrans(
-    {
-        "0": "o", "3": "e", "4": "a", "5": "s", "6": "g", "7": "t", "8": "b", "9": "g",
-        "@": "a", "$": "s", "!": "i", "¡": "i", "+": "t", "€": "e",
-    }
-)  # fmt: skip
+_LEET: Final[Mapping[str, str]] = {
+    "0": "o", "3": "e", "4": "a", "5": "s", "6": "g", "7": "t", "8": "b", "9": "g",
+    "@": "a", "$": "s", "!": "i", "¡": "i", "+": "t", "€": "e",
+}  # fmt: skip
 
-# "1" and "|" stand for "i" as often as for "l": both readings are tried (first one is the primary).
-_AMBIGUOUS: Final = {"1": ("i", "l"), "|": ("l", "i")}
-MAX_AMBIGUOUS: Final = 4
-"""Beyond this many ambiguous characters in one word, only the all-first and all-second readings."""
+_AMBIGUOUS: Final[Mapping[str, tuple[str, str]]] = {"1": ("i", "l"), "|": ("l", "i")}
+"""``1`` and ``|`` stand for ``i`` as often as for ``l``; the first reading is the primary one."""
+
+_PRIMARY: Final = str.maketrans({**_LEET, **{ch: pair[0] for ch, pair in _AMBIGUOUS.items()}})
+
+LEET_CHARACTERS: Final = frozenset(_LEET) | frozenset(_AMBIGUOUS)
+AMBIGUOUS_CHARACTERS: Final = frozenset(_AMBIGUOUS)
+"""Leet characters with more than one reading (``1`` and ``|``: ``i`` or ``l``)."""
+"""Everything a leet word may use for a letter: these never survive in a reading of one."""
 
 
 def is_leet_word(word: str) -> bool:
@@ -106,104 +140,19 @@ def is_leet_word(word: str) -> bool:
 
 def read_leet(word: str) -> str:
     """The primary reading of a word with leetspeak read as letters (numbers stay as they are)."""
-    if not is_leet_word(word):
-        return word
-    return "".join(_AMBIGUOUS[ch][0] if ch in _AMBIGUOUS else ch for ch in word.translate(_LEET))
+    return word.translate(_PRIMARY) if is_leet_word(word) else word
 
 
-def _leet_readings(word: str) -> list[str]:
-    """Every reading of the ambiguous characters (a few of them), or the two uniform ones."""
-    base = word.translate(_LEET)
-    spots = [i for i, ch in enumerate(base) if ch in _AMBIGUOUS]
-    if not spots:
-        return [base]
-    if len(spots) > MAX_AMBIGUOUS:
-        picks: list[tuple[int, ...]] = [(0,) * len(spots), (1,) * len(spots)]
-    else:
-        picks = list(itertools.product((0, 1), repeat=len(spots)))
-    out = []
-    for pick in picks:
-        chars = list(base)
-        for spot, choice in zip(spots, pick, strict=True):
-            chars[spot] = _AMBIGUOUS[base[spot]][choice]
-        out.append("".join(chars))
-    return out
-
-
-# --- words -----------------------------------------------------------------------------------------
-
-MAX_GAP: Final = 3
-"""Most separator characters allowed between two single characters that are joined (``n . s``)."""
-
-MAX_STRETCHED_RUNS: Final = 3
-"""Beyond this many stretched letter runs in one word, only two readings are tried (not every mix)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Analysis:
-    """One way of cutting a text into words: the raw words and, for each, its skeleton readings."""
-
-    words: tuple[str, ...]
-    readings: tuple[frozenset[str], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class NormalizedText:
-    """A text ready for matching: folded, read as words, and as plain lower-case text for regexes."""
-
-    folded: str
-    readable: str
-    analyses: tuple[Analysis, ...]
-    vocabulary: frozenset[str]
-    """Every skeleton reading of every word in either analysis: one set lookup per exact term."""
-
-
-def _is_word_char(ch: str, glued: bool) -> bool:
-    return ch.isalnum() or (glued and ch in LEET_SYMBOLS)
-
-
-def _words(folded: str, glued: bool) -> Iterator[tuple[str, int, int]]:
-    """Maximal runs of word characters with their spans."""
-    start = -1
-    for i, ch in enumerate(folded):
-        if _is_word_char(ch, glued):
-            if start < 0:
-                start = i
-        elif start >= 0:
-            yield folded[start:i], start, i
-            start = -1
-    if start >= 0:
-        yield folded[start:], start, len(folded)
-
-
-def split_words(folded: str, *, glued: bool) -> list[str]:
-    """Words of folded text, with runs of single characters split by short separators joined up."""
-    out: list[str] = []
-    run: list[str] = []
-    last_end = -1
-    for word, start, end in _words(folded, glued):
-        if len(word) == 1 and (not run or start - last_end <= MAX_GAP):
-            run.append(word)
-        else:
-            _flush(run, out)
-            if len(word) == 1:
-                run.append(word)
-            else:
-                out.append(word)
-        last_end = end
-    _flush(run, out)
-    return out
-
-
-def _flush(run: list[str], out: list[str]) -> None:
-    # Only runs of two or more singles are joined: a lone "a" stays the word "a".
-    if run:
-        out.append("".join(run))
-        run.clear()
+@functools.cache
+def written_as(letter: str) -> str:
+    """Every character a prompt may write for ``letter`` in a leet word: itself and its leet forms."""
+    forms = [ch for ch, reading in _LEET.items() if reading == letter]
+    forms += [ch for ch, pair in _AMBIGUOUS.items() if letter in pair]
+    return letter + "".join(forms)
 
 
 def _runs(text: str) -> list[tuple[str, int]]:
-    return [(ch, len(list(group))) for ch, group in itertools.groupby(text)]
+    return [(match.group()[0], len(match.group())) for match in re.finditer(r"(.)\1*", text, re.DOTALL)]
 
 
 def skeleton(word: str) -> str:
@@ -214,47 +163,81 @@ def skeleton(word: str) -> str:
     return "".join(ch * min(n, 2) for ch, n in _runs(read_leet(word).replace("vv", "w")))
 
 
-def readings(word: str) -> frozenset[str]:
-    """Skeletons a prompt's word may stand for: each reading of ``1`` and ``|``, and each stretched
-    run (three letters or more) read as one or two letters."""
-    if not is_leet_word(word):
-        return frozenset({word})
-    out: set[str] = set()
-    for reading in _leet_readings(word):
-        out.update(_stretch_readings(reading.replace("vv", "w")))
-    return frozenset(out)
+# --- words -----------------------------------------------------------------------------------------
+
+MAX_GAP: Final = 3
+"""Most separator characters allowed between two single characters that are joined (``n . s``)."""
 
 
-def _stretch_readings(text: str) -> set[str]:
-    runs = _runs(text)
-    stretched = [i for i, (_, n) in enumerate(runs) if n >= 3]
-    if not stretched:
-        return {text}
-    if len(stretched) > MAX_STRETCHED_RUNS:
-        choices: list[tuple[int, ...]] = [(1,) * len(stretched), (2,) * len(stretched)]
-    else:
-        choices = list(itertools.product((1, 2), repeat=len(stretched)))
-    out = set()
-    for choice in choices:
-        lengths = dict(zip(stretched, choice, strict=True))
-        out.add("".join(ch * lengths.get(i, n) for i, (ch, n) in enumerate(runs)))
-    return out
+def _split_char(ch: str) -> int | str | None:
+    return ord(ch) if ch.isalnum() else " "
 
 
-def analyse(folded: str) -> tuple[Analysis, ...]:
-    """The split and glued analyses of already folded text."""
-    result = []
-    for glued in (False, True):
-        words = tuple(split_words(folded, glued=glued))
-        result.append(Analysis(words, tuple(readings(w) for w in words)))
-    return tuple(result)
+def _glued_char(ch: str) -> int | str | None:
+    return ord(ch) if ch.isalnum() or ch in LEET_SYMBOLS else " "
+
+
+_SPLIT_TABLE: Final = _LazyTable(_split_char)
+_GLUED_TABLE: Final = _LazyTable(_glued_char)
+
+# Once every separator is a blank: a single character, then more single characters each at most
+# MAX_GAP blanks further (each followed by a blank or the end, so it is a single too).
+_SINGLES: Final = re.compile(rf" [^ ](?: {{1,{MAX_GAP}}}[^ ](?= |$))+")
+
+
+def _join_singles(match: re.Match[str]) -> str:
+    return " " + match.group().replace(" ", "")
+
+
+def split_words(folded: str, *, glued: bool) -> list[str]:
+    """Words of folded text, with runs of single characters split by short separators joined up."""
+    blanked = " " + folded.translate(_GLUED_TABLE if glued else _SPLIT_TABLE)
+    return _SINGLES.sub(_join_singles, blanked).split()
+
+
+# --- the text the matchers read ---------------------------------------------------------------------
+
+NUMBER_MARK: Final = "#"
+"""Put before a word made only of digits in ``NormalizedText.words``: such a word is a number, never
+leetspeak, and only terms written as numbers match it."""
+
+_NUMBER: Final = re.compile(r" (?=\d+ )")
+_MARKED_NUMBER: Final = re.compile(rf"{NUMBER_MARK}(\d+)")
+
+
+@dataclass(frozen=True)
+class NormalizedText:
+    """A text ready for matching.
+
+    ``words`` holds the split words, then (when they differ) the glued ones, each between single
+    blanks, the two ways on separate lines and numbers marked with ``NUMBER_MARK``:
+    ``" nsfw p0rn 1024px #455 "``, then a new line and the glued words. ``folded`` and ``readable``
+    are for moderators' regexes.
+    """
+
+    folded: str
+    words: str
+    _glued: str
+
+    @functools.cached_property
+    def readable(self) -> str:
+        """The glued words with leetspeak read, e.g. ``n.s.f.w p0rn`` -> ``nsfw porn``."""
+        parts = _MARKED_NUMBER.split(self._glued)
+        # split() with a group alternates text and the numbers it cut out: read only the text.
+        return "".join(part if i % 2 else part.translate(_PRIMARY) for i, part in enumerate(parts)).strip()
+
+
+def _line(words: list[str]) -> str:
+    return _NUMBER.sub(" " + NUMBER_MARK, " " + " ".join(words) + " ") if words else " "
 
 
 def normalize(text: str) -> NormalizedText:
-    """Fold and analyse ``text`` once, for every filter that will look at it."""
+    """Fold and cut ``text`` once, for every filter that will look at it."""
     folded = fold(text)
-    analyses = analyse(folded)
-    # Regexes see the glued words with leetspeak read, e.g. "n.s.f.w p0rn" -> "nsfw porn".
-    readable = " ".join(read_leet(w) for w in analyses[1].words)
-    vocabulary = frozenset(r for a in analyses for word_readings in a.readings for r in word_readings)
-    return NormalizedText(folded=folded, readable=readable, analyses=analyses, vocabulary=vocabulary)
+    split = _line(split_words(folded, glued=False))
+    if any(symbol in folded for symbol in LEET_SYMBOLS):
+        glued = _line(split_words(folded, glued=True))
+        words = split if glued == split else f"{split}\n{glued}"
+    else:
+        glued = words = split
+    return NormalizedText(folded=folded, words=words, _glued=glued)

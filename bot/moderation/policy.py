@@ -1,7 +1,7 @@
 """Who may run what, where, how often, and whether a moderator looks first.
 
 ``decide`` is the whole policy as a pure function of plain data; ``evaluate`` gathers the facts it
-needs from storage (the member's ban and today's usage) and calls it. Rules run in a fixed order and
+needs from storage (the member's ban) and calls it. Rules run in a fixed order and
 the first that refuses wins, so a member always hears the most fundamental problem first:
 
 1. an active ban;
@@ -20,6 +20,7 @@ limits and review, but never from bans, blocked terms or the age-restricted chan
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -106,8 +107,16 @@ class Decision:
         return self.outcome is Outcome.REFUSE
 
 
-def decide(ctx: RequestContext, policy: GuildPolicy, now: float, *, ban: Ban | None = None) -> Decision:
-    """The pure policy: ``ban`` is the member's ban here (if any)."""
+def decide(
+    ctx: RequestContext,
+    policy: GuildPolicy,
+    now: float,
+    *,
+    ban: Ban | None = None,
+    verdict: FilterVerdict | None = None,
+) -> Decision:
+    """The pure policy: ``ban`` is the member's ban here (if any), ``verdict`` the filters' verdict on
+    ``ctx.texts`` (checked here when not given)."""
     limits = policy.limits_for(ctx.role_ids)
     exempt = ctx.is_moderator and policy.moderators_exempt
     if exempt:
@@ -127,7 +136,8 @@ def decide(ctx: RequestContext, policy: GuildPolicy, now: float, *, ban: Ban | N
             Rule.NSFW_CHANNEL, f"`/{ctx.template}` can only be used in age-restricted (NSFW) channels."
         )
 
-    verdict = check_texts(policy, ctx.texts)
+    if verdict is None:
+        verdict = check_texts(policy, ctx.texts)
     if verdict.action is FilterAction.BLOCK:
         return refuse(Rule.FILTER_BLOCK, verdict.reason_for_user, verdict=verdict)
 
@@ -144,9 +154,26 @@ def decide(ctx: RequestContext, policy: GuildPolicy, now: float, *, ban: Ban | N
     return Decision(Outcome.ALLOW, limits.lane, limits, verdict=verdict)
 
 
-async def evaluate(ctx: RequestContext, policy: GuildPolicy, now: float, *, bans: BanRepository) -> Decision:
-    """``decide`` with the member's ban read from storage."""
-    return decide(ctx, policy, now, ban=await bans.active_ban(ctx.guild_id, ctx.user_id))
+async def screen_texts(policy: GuildPolicy, texts: Mapping[str, str]) -> FilterVerdict:
+    """``check_texts`` in a worker thread: RE2 lets go of the GIL while it matches, so not even term
+    lists as slow as the rules allow (or compiling a list that just changed) hold up the event loop."""
+    return await asyncio.to_thread(check_texts, policy, texts) if texts else ALLOWED
+
+
+async def evaluate(
+    ctx: RequestContext,
+    policy: GuildPolicy,
+    now: float,
+    *,
+    bans: BanRepository,
+    verdict: FilterVerdict | None = None,
+) -> Decision:
+    """``decide`` with the member's ban read from storage, and the filters' verdict from
+    ``screen_texts`` unless the caller already has it."""
+    ban = await bans.active_ban(ctx.guild_id, ctx.user_id)
+    if verdict is None:
+        verdict = await screen_texts(policy, ctx.texts)
+    return decide(ctx, policy, now, ban=ban, verdict=verdict)
 
 
 def is_new_member(ctx: RequestContext, policy: GuildPolicy, now: float) -> bool:

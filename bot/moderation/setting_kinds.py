@@ -218,7 +218,7 @@ class EnumKind(Generic[E]):
 
 @dataclass(frozen=True, slots=True)
 class TermsKind:
-    """A list of filter terms; each is checked (regexes for safety) when set."""
+    """A list of filter terms; each is parsed (regexes compiled with RE2) when set."""
 
     type_name: str = "terms separated by commas or new lines (word, wild*card, a phrase, re:regex)"
 

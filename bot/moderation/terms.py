@@ -1,28 +1,34 @@
 """Blocked terms: whole words, wildcards (``nud*``), phrases (``child porn``) and regular expressions.
 
 A term is written the way a moderator thinks of it and compared in skeleton form (see normalize), so
-``nud*`` also catches ``NÚD3S`` and ``n.u.d.e``. A term starting with ``re:`` is a regular expression,
-checked for safety when it is added (see regex_safety).
+``nud*`` also catches ``NÚD3S`` and ``n.u.d.e``: each one compiles to an RE2 pattern over the prompt's
+words (see word_patterns). A term starting with ``re:`` is a regular expression, matched by RE2 too
+(see regex_terms).
 """
 
 from __future__ import annotations
 
-import re
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
-from bot.moderation.errors import InvalidTerm, ModerationError
+from bot.moderation.errors import InvalidPattern, InvalidTerm, ModerationError
+from bot.moderation.linear_regex import LinearRegex
 from bot.moderation.normalize import LEET_SYMBOLS, NormalizedText, fold, skeleton
-from bot.moderation.regex_safety import compile_pattern, search_bounded
+from bot.moderation.regex_terms import compile_regex_term
+from bot.moderation.word_patterns import term_pattern
 
 REGEX_PREFIX: Final = "re:"
 MAX_TERM_LENGTH: Final = 100
+MAX_PHRASE_WORDS: Final = 5
+MAX_WILDCARDS: Final = 2
+"""Most ``*`` in one term: each one lets the term's pattern stay alive across a whole word."""
 MAX_TERMS: Final = 500
 """Most terms in one list."""
 MAX_REGEX_TERMS: Final = 50
-"""Most regular expressions in one list: each one costs a scan of every prompt."""
+"""Most regular expressions in one list (they all compile into one expression per filter)."""
 
 BUILTIN_BLOCKLIST: Final[tuple[str, ...]] = (
     # Sexual content involving minors. Exact words where a wildcard would hit innocent words
@@ -64,79 +70,78 @@ class TermKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    """One parsed term; ``raw`` is what the moderator wrote and what moderators are shown."""
+    """One parsed term; ``raw`` is what the moderator wrote and what moderators are shown.
+
+    A word, wildcard or phrase has ``pattern``, its RE2 source over ``NormalizedText.words`` (None if
+    no prompt can match it); a regular expression has ``regex``.
+    """
 
     raw: str
     kind: TermKind
     pieces: tuple[str, ...] = ()
     joined: str = ""
-    regex: re.Pattern[str] | None = field(default=None, compare=False)
+    pattern: str | None = None
+    regex: LinearRegex | None = field(default=None, compare=False)
 
     def matches(self, text: NormalizedText) -> bool:
-        """Whether the term occurs in ``text`` as whole words (or as a regex match)."""
+        """Whether the term occurs in ``text`` as whole words (or as a regex match).
+
+        One term at a time: a filter checks all of its terms at once (see filters)."""
         if self.regex is not None:
-            return (
-                search_bounded(self.regex, text.folded) is not None
-                or search_bounded(self.regex, text.readable) is not None
-            )
-        if self.kind is TermKind.WORD:
-            return self.pieces[0] in text.vocabulary
-        if self.kind is TermKind.WILDCARD:
-            return any(glob_match(self.pieces[0], word) for word in text.vocabulary)
-        return self._phrase_matches(text)
-
-    def _phrase_matches(self, text: NormalizedText) -> bool:
-        # Written as one word ("childporn") counts too.
-        if any(glob_match(self.joined, word) for word in text.vocabulary):
-            return True
-        n = len(self.pieces)
-        for analysis in text.analyses:
-            readings = analysis.readings
-            for start in range(len(readings) - n + 1):
-                if all(
-                    any(glob_match(piece, r) for r in readings[start + k])
-                    for k, piece in enumerate(self.pieces)
-                ):
-                    return True
-        return False
+            return self.regex.search(text.folded) or self.regex.search(text.readable)
+        return self.pattern is not None and _compiled(self.pattern).search(text.words)
 
 
-def glob_match(pattern: str, word: str) -> bool:
-    """``*``-only glob matching in linear time (no backtracking): ``nud*`` matches ``nudes``."""
-    if "*" not in pattern:
-        return pattern == word
-    parts = pattern.split("*")
-    head, tail = parts[0], parts[-1]
-    if len(head) + len(tail) > len(word) or not word.startswith(head) or not word.endswith(tail):
-        return False
-    # Leftmost placement of each middle part is always at least as good as any later one.
-    pos, stop = len(head), len(word) - len(tail)
-    for part in parts[1:-1]:
-        found = word.find(part, pos, stop)
-        if found < 0:
-            return False
-        pos = found + len(part)
-    return True
+@functools.lru_cache(maxsize=1024)
+def _compiled(pattern: str) -> LinearRegex:
+    return LinearRegex(pattern)
 
 
 def parse_term(raw: str) -> Term:
-    """Parse and check one term; raises InvalidTerm (or UnsafePattern) with a message to show."""
+    """Parse and check one term; raises InvalidTerm (or InvalidPattern) with a message to show."""
     text = raw.strip()
     if not text:
         raise InvalidTerm(raw, "it is empty.")
     if text.casefold().startswith(REGEX_PREFIX):
         pattern = text[len(REGEX_PREFIX) :].strip()
-        return Term(raw=text, kind=TermKind.REGEX, regex=compile_pattern(pattern))
+        try:
+            regex = compile_regex_term(pattern)
+        except InvalidPattern as exc:
+            # Shown as the moderator wrote it, prefix and all.
+            raise InvalidPattern(text, exc.reason) from None
+        return Term(raw=text, kind=TermKind.REGEX, regex=regex)
     if len(text) > MAX_TERM_LENGTH:
         raise InvalidTerm(text, f"terms may be at most {MAX_TERM_LENGTH} characters.")
     words = _term_words(fold(text))
     if sum(len(w.replace("*", "")) for w in words) < 2:
         raise InvalidTerm(text, "it needs at least two letters or digits (besides *).")
+    _check_shape(text, words)
     pieces = tuple(_piece(w) for w in words)
     if len(pieces) > 1:
-        return Term(raw=text, kind=TermKind.PHRASE, pieces=pieces, joined=_piece("".join(words)))
-    kind = TermKind.WILDCARD if "*" in pieces[0] else TermKind.WORD
-    return Term(raw=text, kind=kind, pieces=pieces, joined=pieces[0])
+        kind, joined = TermKind.PHRASE, _piece("".join(words))
+    else:
+        kind, joined = (TermKind.WILDCARD if "*" in pieces[0] else TermKind.WORD), pieces[0]
+    return Term(raw=text, kind=kind, pieces=pieces, joined=joined, pattern=term_pattern(pieces, joined))
+
+
+def _check_shape(text: str, words: list[str]) -> None:
+    # Limits that keep every term cheap to match: each word or wildcard of a term is a place where
+    # its pattern can be waiting, at every position of the prompt.
+    if len(words) > MAX_PHRASE_WORDS:
+        raise InvalidTerm(text, f"a phrase may have at most {MAX_PHRASE_WORDS} words.")
+    if text.count("*") > MAX_WILDCARDS:
+        raise InvalidTerm(text, f"a term may have at most {MAX_WILDCARDS} wildcards (*).")
+    if len(words) > 1 and any(word.startswith("*") for word in words):
+        raise InvalidTerm(
+            text,
+            "in a phrase a word may end with * (`child porn*`) but not start with it: it would keep the "
+            "phrase waiting in every word of every prompt. Use a one-word term for that (`*porn*`).",
+        )
+    for word in words:
+        if "*" in word and len(word.replace("*", "")) < 2:
+            raise InvalidTerm(
+                text, f"`{word}` would match almost any word: keep at least two letters or digits beside a *."
+            )
 
 
 def _term_words(folded: str) -> list[str]:

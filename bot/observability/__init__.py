@@ -1,9 +1,11 @@
 """Running the bot as a service: Prometheus metrics, a /healthz endpoint, and log redaction.
 
-Plain asyncio + aiohttp + prometheus-client; nothing here imports discord. The Discord layer reports
-into ``Metrics`` through plain methods, and gives ``MetricsServer`` a ``gateway_connected`` callable.
+Plain asyncio + aiohttp + prometheus-client; nothing here imports discord. discord.py's HTTP session
+reports into ``Metrics`` through ``discord_trace``, moderation through plain methods, and the Discord
+layer gives ``MetricsServer`` a ``gateway_connected`` callable.
 """
 
+from bot.observability.discord_http import DiscordCounters, discord_trace, route_kind
 from bot.observability.logs import RedactingFilter, redact, secrets_of
 from bot.observability.metrics import (
     BackendView,
@@ -20,6 +22,7 @@ __all__ = [
     "NOT_CONNECTED",
     "NO_BACKEND",
     "BackendView",
+    "DiscordCounters",
     "EngineView",
     "LiveStateCollector",
     "Metrics",
@@ -28,7 +31,9 @@ __all__ = [
     "QueueView",
     "RedactingFilter",
     "WaitingView",
+    "discord_trace",
     "metrics_server_for",
     "redact",
+    "route_kind",
     "secrets_of",
 ]

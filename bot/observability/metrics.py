@@ -1,8 +1,8 @@
 """Prometheus metrics in a registry of their own (no global state, so tests can build many).
 
 Three sources feed it: a collector that reads the queue and the backends at scrape time, an observer
-task that watches the engine's JobUpdate stream for finished jobs, and plain counter methods the
-Discord layer and moderation call.
+task that watches the engine's JobUpdate stream for finished jobs, and counter methods called by the
+trace on discord.py's HTTP session (see discord_http) and by moderation (``ModerationService``).
 """
 
 from __future__ import annotations
@@ -177,9 +177,9 @@ class _Recent:
 class Metrics:
     """Every metric the bot exports, in its own ``CollectorRegistry``.
 
-    Wire it in the composition root: ``metrics.attach(engine)`` once the engine exists (inside the
-    running loop), hand ``metrics`` to the Discord layer and moderation for their counters, and
-    ``await metrics.close()`` on shutdown.
+    Wire it in the composition root: ``discord_trace(metrics)`` as the client's ``http_trace``,
+    ``metrics`` as moderation's counters, ``metrics.attach(engine)`` once the engine exists (inside the
+    running loop), and ``await metrics.close()`` on shutdown.
     """
 
     def __init__(self, *, remember: int = 10_000) -> None:
@@ -211,16 +211,17 @@ class Metrics:
             ["template", "state"],
             registry=r,
         )
-        self.discord_edits = Counter(
-            f"{PREFIX}_discord_edits", "Status message edits sent to Discord.", registry=r
-        )
         self.discord_rate_limits = Counter(
             f"{PREFIX}_discord_rate_limited",
             "Responses from Discord that were rate limits (429).",
             registry=r,
         )
         self.discord_requests = Counter(
-            f"{PREFIX}_discord_requests", "Requests sent to Discord, by kind of route.", ["kind"], registry=r
+            f"{PREFIX}_discord_requests",
+            "Requests sent to Discord (each retry too), by kind of route: response, followup, send, edit, "
+            "delete, commands, read, other.",
+            ["kind"],
+            registry=r,
         )
         self.filter_outcomes = Counter(
             f"{PREFIX}_filter_outcomes",
@@ -229,7 +230,10 @@ class Metrics:
             registry=r,
         )
         self.review_outcomes = Counter(
-            f"{PREFIX}_review_outcomes", "Moderator review decisions, by decision.", ["decision"], registry=r
+            f"{PREFIX}_review_outcomes",
+            "Moderators' decisions on held requests (approve, reject, ban) and results (release, discard).",
+            ["decision"],
+            registry=r,
         )
 
     # --- wiring ---------------------------------------------------------------------------------------
@@ -294,26 +298,23 @@ class Metrics:
         elif job.state in COUNTED_STATES and self._recorded.first_time(f"final:{job.id}"):
             self.jobs_finished.labels(job.template, job.state.value).inc()
 
-    # --- counters for the Discord layer and moderation ------------------------------------------------
-
-    def discord_edit_sent(self) -> None:
-        """A status message edit went out."""
-        self.discord_edits.inc()
+    # --- counters for the Discord HTTP trace and moderation --------------------------------------------
 
     def discord_rate_limited(self) -> None:
         """Discord answered 429."""
         self.discord_rate_limits.inc()
 
     def discord_request(self, route_kind: str) -> None:
-        """A request to Discord of this kind (e.g. ``edit``, ``send``, ``followup``, ``defer``)."""
+        """A request to Discord of this kind (see ``discord_http.route_kind``)."""
         self.discord_requests.labels(route_kind).inc()
 
     def filter_outcome(self, action: str) -> None:
-        """The moderation filter decided ``action`` (e.g. ``allow``, ``review``, ``block``)."""
+        """The prompt filters decided ``action`` (``allow``, ``review`` or ``block``) on a request."""
         self.filter_outcomes.labels(action).inc()
 
     def review_outcome(self, decision: str) -> None:
-        """A moderator decided ``decision`` (e.g. ``approve``, ``reject``) on a job held for review."""
+        """A moderator decided ``decision`` on a held job: ``approve``, ``reject`` or ``ban`` for a
+        request, ``release`` or ``discard`` for screened results."""
         self.review_outcomes.labels(decision).inc()
 
     # --- output ---------------------------------------------------------------------------------------

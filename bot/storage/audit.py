@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,10 +26,14 @@ class AuditEntry:
 
 
 class AuditRepository:
-    """Appends audit entries and reads them back."""
+    """Appends audit entries and reads them back.
 
-    def __init__(self, db: Database) -> None:
+    ``on_record`` hears the action of every entry once it is stored (moderation counts its decisions
+    there, so the metrics and the audit trail cannot disagree)."""
+
+    def __init__(self, db: Database, *, on_record: Callable[[str], None] | None = None) -> None:
         self._db = db
+        self._on_record = on_record
 
     async def record(
         self,
@@ -52,6 +56,8 @@ class AuditRepository:
             entry_id = cursor.lastrowid
             await cursor.close()
         assert entry_id is not None  # an INSERT into a rowid table always sets it
+        if self._on_record is not None:
+            self._on_record(action)
         return entry_id
 
     async def recent(
@@ -69,6 +75,10 @@ class AuditRepository:
         """Everything recorded about one job, oldest first."""
         rows = await self._db.fetch_all("SELECT * FROM audit_log WHERE job_id = ? ORDER BY at, id", (job_id,))
         return [_entry(row) for row in rows]
+
+    async def prune_before(self, cutoff: float) -> int:
+        """Delete entries recorded before ``cutoff`` (a UNIX time); returns how many went."""
+        return await self._db.execute("DELETE FROM audit_log WHERE at < ?", (cutoff,))
 
 
 def _entry(row: sqlite3.Row) -> AuditEntry:

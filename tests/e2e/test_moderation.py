@@ -26,6 +26,8 @@ SUBCOMMANDS = [
     ("settings show", {}),
     ("settings set", {"key": "daily_jobs", "value": "1"}),
     ("settings reset", {"key": "daily_jobs"}),
+    ("terms add", {"list": "blocked_terms", "terms": "dragon"}),
+    ("terms remove", {"list": "blocked_terms", "terms": "dragon"}),
     ("ban", "MODERATOR"),
     ("unban", "MODERATOR"),
     ("bans", {}),
@@ -62,7 +64,18 @@ async def test_mod_is_one_guild_only_group_hinted_to_message_managers(bot: BotUn
     assert int(group["default_member_permissions"]) == MANAGE_MESSAGES
     assert group.get("contexts") == [0] or group.get("dm_permission") is False
     subcommands = {o["name"] for o in group["options"]}
-    assert subcommands == {"settings", "ban", "unban", "bans", "log", "queue", "cancel", "purge", "stats"}
+    assert subcommands == {
+        "settings",
+        "terms",
+        "ban",
+        "unban",
+        "bans",
+        "log",
+        "queue",
+        "cancel",
+        "purge",
+        "stats",
+    }
     settings = next(o for o in group["options"] if o["name"] == "settings")
     assert {o["name"] for o in settings["options"]} == {"show", "set", "reset"}
     quota = fake.find_command("quota")
@@ -114,8 +127,10 @@ async def test_settings_set_show_reset_round_trip_with_clear_errors(bot: BotUnde
     assert "`daily_jobs`: expected a whole number from 0 to 1000000, 0 = no limit, got 'lots'." in bad
     unknown = await mod(fake, "settings set", {"key": "daily_job", "value": "3"})
     assert "there is no such setting. Did you mean `daily_jobs`?" in unknown
-    regex = await mod(fake, "settings set", {"key": "blocked_terms", "value": "re:(a+)+$"})
-    assert "cannot be used" in regex
+    regex = await mod(fake, "settings set", {"key": "blocked_terms", "value": "re:nude(?!s)"})
+    assert "cannot be used: look-ahead such as (?=...) or (?!...) is not supported" in regex
+    ages = await mod(fake, "settings set", {"key": "review_terms", "value": r"re:\d{1,2}\s?y/?o"})
+    assert "`review_terms`: none → `re:\\d{1,2}\\s?y/?o`" in ages, ages
 
     reset = await mod(fake, "settings reset", {"key": "daily_jobs"})
     assert "back to its default: 100 (was 5)" in reset
@@ -127,13 +142,19 @@ async def test_settings_set_show_reset_round_trip_with_clear_errors(bot: BotUnde
 
     moderation = bot.app.bot.controller.moderation  # type: ignore[union-attr]
     changes = await moderation.audit.recent(action=AuditAction.SETTING_CHANGE)
-    assert [e.details["key"] for e in changes] == ["daily_jobs", "daily_jobs", "mod_log_channel"]
+    assert [e.details["key"] for e in changes] == [
+        "daily_jobs",
+        "review_terms",
+        "daily_jobs",
+        "mod_log_channel",
+    ]
     assert all(e.actor_id == int(fake.moderator.id) for e in changes)
     posted = [m.content for m in fake.channel_messages(fake.mod_channel)]
-    assert len(posted) == 3, posted
+    assert len(posted) == 4, posted
     assert "set `mod_log_channel`: none → " in posted[0]
     assert f"{fake.moderator.mention} set `daily_jobs`: 100 → 5" in posted[1]
-    assert "reset `daily_jobs`: 5 → 100" in posted[2]
+    assert "set `review_terms`: none → `re:\\d{1,2}\\s?y/?o`" in posted[2]
+    assert "reset `daily_jobs`: 5 → 100" in posted[3]
 
 
 async def test_quota_runs_out_and_comes_back_at_the_utc_day_boundary(

@@ -15,6 +15,7 @@ from tests.e2e.harness import BotUnderTest, png, workflows_copy
 from tests.e2e.moderation_support import (
     MODERATOR_ONLY,
     labels,
+    mod,
     modal_inputs,
     reply_of,
     run_job,
@@ -77,6 +78,37 @@ async def test_a_blocked_term_is_refused_on_every_path_without_echoing_it(bot: B
     # Moderators do see the term, in /mod log.
     record = await fake.slash("mod log", {"user": fake.user}, user=fake.moderator)
     assert "matched dragon* (blocked_terms)" in await reply_of(fake, record)
+
+
+async def test_mod_terms_add_and_remove_with_the_age_patterns_moderators_write(bot: BotUnderTest) -> None:
+    fake = bot.fake
+    await set_setting(fake, "cooldown_seconds", "0")
+    await set_setting(fake, "mod_log_channel", fake.mod_channel.mention)
+    added = await mod(
+        fake, "terms add", {"list": "blocked_terms", "terms": "dragon*, re:\\d{1,2}\\s?y/?o, child porn*"}
+    )
+    assert added == (
+        "Added to `blocked_terms`: `dragon*`, `re:\\d{1,2}\\s?y/?o`, `child porn*`. It has 3 term(s) now."
+    )
+    for prompt in ("a 12yo girl", "a 9 y/o", "two DR4G0NS"):
+        assert await reply_of(fake, await fake.slash("imagine", {"prompt": prompt})) == REFUSAL, prompt
+
+    refused = await mod(fake, "terms add", {"list": "review_terms", "terms": "swimsuit, re:nude(?!s)"})
+    assert "The term `re:nude(?!s)` cannot be used: look-ahead such as (?=...)" in refused
+    assert (await moderation_of(bot).policy(int(fake.guild.id))).review_terms == ()
+
+    removed = await mod(fake, "terms remove", {"list": "blocked_terms", "terms": "DRAGON*"})
+    assert removed == "Removed from `blocked_terms`: `dragon*`. It has 2 term(s) now."
+    _, job_id = await run_job(fake, options={"prompt": "two dragons"})
+    await bot.wait_job(job_id, JobState.DELIVERED)
+    missing = await mod(fake, "terms remove", {"list": "blocked_terms", "terms": "dragon*"})
+    assert "`blocked_terms`: not in the list: dragon*." in missing
+
+    posted = [m.content for m in fake.channel_messages(fake.mod_channel)]
+    assert any("added to `blocked_terms`: `dragon*`" in p for p in posted), posted
+    assert any("removed from `blocked_terms`: `dragon*`" in p for p in posted), posted
+    changes = await moderation_of(bot).audit.recent(action=AuditAction.SETTING_CHANGE)
+    assert changes[0].details["key"] == "blocked_terms"
 
 
 async def test_moderators_are_not_exempt_from_blocked_terms(bot: BotUnderTest) -> None:

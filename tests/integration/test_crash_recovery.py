@@ -81,10 +81,8 @@ async def test_sigkill_at_every_point_of_a_jobs_life_loses_and_duplicates_nothin
         await asyncio.wait_for(proc.wait(), 60)
         assert proc.returncode == -9, (point, (await proc.stderr.read()).decode()[-3000:])  # type: ignore[union-attr]
         if point == "while_running":
-            # Slow the rest of that run down, so the next life finds it still running and must
-            # re-attach to it rather than run it again.
-            for fake in fakes:
-                fake.step_delay = 0.5
+            # The worker paused the backends as it died, so its prompt is still running when the next
+            # life re-attaches: it must follow that run, not start it again.
             for _ in range(500):  # the dead process's sockets are closed before the next life opens its own
                 if not any(fake.client_ids for fake in fakes):
                     break
@@ -94,7 +92,7 @@ async def test_sigkill_at_every_point_of_a_jobs_life_loses_and_duplicates_nothin
                 _reattached(fakes), proc, "the next life to connect to the backends again", timeout=30
             )
             for fake in fakes:
-                fake.step_delay = 0.004
+                fake.resume()
             await asyncio.wait_for(proc.wait(), 60)
     kills = read(data / "kills.jsonl")
     assert [k["point"] for k in kills] == [*KILL_POINTS[:2], "after_stored", *KILL_POINTS[2:]]
@@ -103,9 +101,9 @@ async def test_sigkill_at_every_point_of_a_jobs_life_loses_and_duplicates_nothin
 
         async def done() -> bool:
             jobs, recorded = await _snapshot(data)
-            return (
-                len(jobs) == TOTAL and all(j.state in ENDED for j in jobs.values()) and recorded == set(jobs)
-            )
+            ended = len(jobs) == TOTAL and all(j.state in ENDED for j in jobs.values())
+            swept = not (data / "spool").exists() or not any((data / "spool").iterdir())
+            return ended and recorded == set(jobs) and swept
 
         await _until(done, proc, "every job to end and reach its member", timeout=90)
     finally:
@@ -131,15 +129,19 @@ async def test_sigkill_at_every_point_of_a_jobs_life_loses_and_duplicates_nothin
         "a recorded delivery was posted again"
     )
     assert all(a["key"] == f"{a['job']}:{a['kind']}" for a in attempts)
-    after_post = next(k["job"] for k in kills if k["point"] == "after_post")
-    assert Counter(a["job"] for a in attempts)[after_post] == 2
-    # No silent re-runs on the GPU. The job whose prompt was never sent, the one that was running
-    # (re-attached, not run again), and the ones whose results were stored before the kill each ran
-    # exactly once. (A prompt that ended while no process could store its SaveImageWebsocket
-    # frames must run again: those frames exist only on the wire.) And no job ever ran twice at once.
+    after_post = next(k for k in kills if k["point"] == "after_post")
+    # posted, died before the receipt, posted again (once more for each earlier life that died so)
+    assert Counter(a["job"] for a in attempts)[after_post["job"]] >= 2
+    # No silent re-runs on the GPU. After each kill, its job started at most one new execution: none
+    # when it was running (re-attached, not run again) or its results were stored, and only the one
+    # that had not been sent when the process died before sending it. (A prompt that ended while no
+    # process could store its SaveImageWebsocket frames must run again: those frames exist only on
+    # the wire, which is why earlier kills may have cost a job more runs.) And no job ran twice at once.
     runs = _runs_per_job(fakes)
+    allowed = {"before_prompt": 1, "while_running": 0, "after_stored": 0, "after_post": 0}
     for kill in kills:
-        assert len(runs[kill["job"]]) == 1, (kill, runs[kill["job"]])
+        later = [r for r in runs.get(kill["job"], []) if r[0] > kill["at"]]
+        assert len(later) <= allowed[kill["point"]], (kill, runs[kill["job"]], _log_of(data, kill["job"]))
     for job_id, executions in runs.items():
         spans = sorted((start, end) for start, end, _ in executions)
         assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans)), (job_id, spans)
@@ -170,3 +172,8 @@ def _runs_per_job(fakes: list[Any]) -> dict[str, list[tuple[float, float, str]]]
             if e.prompt_id in job_of:
                 runs.setdefault(job_of[e.prompt_id], []).append((e.started_at, e.ended_at, e.outcome))
     return runs
+
+
+def _log_of(data: Path, job_id: str) -> str:
+    lines = (data / "worker.log").read_text().splitlines()
+    return "\n".join(line for line in lines if job_id in line or "recovered" in line)

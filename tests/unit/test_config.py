@@ -23,6 +23,20 @@ def test_defaults_need_only_a_token() -> None:
     assert settings.data_dir == Path("./data")
 
 
+def test_audit_retention_has_a_default_and_must_cover_stored_results() -> None:
+    assert load_settings({"DISCORD_TOKEN": TOKEN}).audit_retention_days == 90
+    assert load_settings({"DISCORD_TOKEN": TOKEN, "AUDIT_RETENTION_DAYS": "30"}).audit_retention_days == 30
+    with pytest.raises(ConfigError) as info:
+        load_settings({"DISCORD_TOKEN": TOKEN, "AUDIT_RETENTION_DAYS": "0.5"})
+    assert info.value.problems == ["AUDIT_RETENTION_DAYS must be a number >= 1, got '0.5'"]
+    with pytest.raises(ConfigError) as info:
+        load_settings({"DISCORD_TOKEN": TOKEN, "AUDIT_RETENTION_DAYS": "2", "RETENTION_HOURS": "72"})
+    assert info.value.problems == [
+        "AUDIT_RETENTION_DAYS (2) must cover RETENTION_HOURS (72 hours): the audit log holds the "
+        "screening decisions for stored results"
+    ]
+
+
 def test_cli_mode_does_not_need_a_token() -> None:
     settings = load_settings({}, require_discord=False)
     assert not settings.discord_token

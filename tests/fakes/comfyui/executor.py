@@ -118,6 +118,9 @@ class Executor:
         self.cache = NodeCache()
         self.interrupted = False
         self.running: QueueItem | None = None
+        self.unpaused = asyncio.Event()
+        """Cleared by a test to hold a running prompt at its next step (see FakeComfyUI.pause)."""
+        self.unpaused.set()
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -306,6 +309,7 @@ class _PromptRun:
         self._send_progress_state()
 
     async def progress_hook(self, node_id: str, value: int, total: int, preview: PreviewTuple | None) -> None:
+        await self.executor.unpaused.wait()
         self.executor.check_interrupt()
         self._entry(node_id).update(state="running", value=value, max=total)
         self._send_progress_state()

@@ -115,7 +115,18 @@ class Routes:
         for prefix in ("", "/api"):
             for method, path, handler in routes:
                 app.router.add_route(method, prefix + path, handler)
+        # Test controls for other processes (not ComfyUI's: the real server answers 404 here).
+        app.router.add_post("/__fake__/pause", self.pause)
+        app.router.add_post("/__fake__/resume", self.resume)
         return app
+
+    async def pause(self, request: web.Request) -> web.StreamResponse:
+        self.fake.pause()
+        return web.Response(status=204)
+
+    async def resume(self, request: web.Request) -> web.StreamResponse:
+        self.fake.resume()
+        return web.Response(status=204)
 
     # -- websocket ------------------------------------------------------------------------------------
 

@@ -216,6 +216,14 @@ class FakeComfyUI:
         ``release()``: see holds.py."""
         return self.holds.arm(method, path, after=after)
 
+    def pause(self) -> None:
+        """Hold a running prompt at its next step until ``resume`` (also ``POST /__fake__/pause``, so
+        a test's other process can do it)."""
+        self.executor.unpaused.clear()
+
+    def resume(self) -> None:
+        self.executor.unpaused.set()
+
     def clear_failures(self) -> None:
         self.failures.clear()
 

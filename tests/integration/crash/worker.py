@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import sys
+import time
+import urllib.request
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -50,15 +53,21 @@ def read(path: Path) -> list[dict[str, Any]]:
 
 
 class Killer:
-    """Dies (SIGKILL, no clean-up) the first time ``point`` is reached."""
+    """Dies (SIGKILL, no clean-up) the first time ``point`` is reached. Dying while a prompt runs, it
+    first pauses the fake backends, so the prompt is still running when the next life re-attaches."""
 
-    def __init__(self, folder: Path, point: str | None) -> None:
+    def __init__(self, folder: Path, point: str | None, urls: list[str]) -> None:
         self.folder = folder
         self.point = point
+        self.urls = urls
 
     def at(self, point: str, job_id: str) -> None:
         if point == self.point:
-            append(self.folder / "kills.jsonl", {"point": point, "job": job_id})
+            if point == "while_running":
+                for url in self.urls:  # blocking is fine: this process is about to die
+                    urllib.request.urlopen(urllib.request.Request(f"{url}/__fake__/pause", method="POST"))
+            # CLOCK_MONOTONIC is shared by every process: the test compares it with the fakes' records.
+            append(self.folder / "kills.jsonl", {"point": point, "job": job_id, "at": time.monotonic()})
             os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -96,7 +105,7 @@ async def recorded_deliveries(data: Path) -> list[str]:
 
 
 async def main(data: Path, urls: list[str], total: int, point: str | None) -> None:
-    killer = Killer(data, point)
+    killer = Killer(data, point, urls)
     append(data / "lives.jsonl", {"life": os.getpid(), "recorded": await recorded_deliveries(data)})
     async with AsyncExitStack() as stack:
         h = await build_harness(
@@ -153,11 +162,10 @@ async def main(data: Path, urls: list[str], total: int, point: str | None) -> No
 
 
 if __name__ == "__main__":
-    asyncio.run(
-        main(
-            Path(sys.argv[1]),
-            sys.argv[2].split(","),
-            int(sys.argv[3]),
-            sys.argv[4] if len(sys.argv) > 4 else None,
-        )
+    logging.basicConfig(  # each life's log, for whoever reads a failure
+        filename=Path(sys.argv[1]) / "worker.log",
+        level=logging.INFO,
+        format=f"%(asctime)s {os.getpid()} %(name)s %(message)s",
     )
+    point = sys.argv[4] if len(sys.argv) > 4 else None
+    asyncio.run(main(Path(sys.argv[1]), sys.argv[2].split(","), int(sys.argv[3]), point))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from bot.moderation.audit import AuditAction
+from bot.moderation.audit import AuditAction, ReviewOutcome, record_output_review, record_review
 from bot.moderation.errors import SettingError
 from bot.moderation.policy import RequestContext, Rule
 from bot.moderation.service import ModerationService
+from bot.observability import Metrics
 from bot.storage import Database
+from tests.unit.observability.test_metrics import samples, value
 
 from .conftest import FakeClock
 
@@ -67,3 +69,29 @@ async def test_setting_changes_are_audited(service: ModerationService) -> None:
         {"key": "review_mode", "old": "everyone", "new": "flagged"},
         {"key": "review_mode", "old": "flagged", "new": "everyone"},
     ]
+
+
+async def test_filter_verdicts_and_review_decisions_reach_the_counters(
+    db: Database, clock: FakeClock
+) -> None:
+    metrics = Metrics()
+    service = ModerationService(db, counters=metrics)
+    await service.change_setting(GUILD, "blocked_terms", "gore", moderator_id=MOD)
+    await service.change_setting(GUILD, "review_terms", "swimsuit", moderator_id=MOD)
+    for prompt in ("a lighthouse", "g0re", "a swimsuit", "a cat"):
+        await service.evaluate(request(prompt), clock())
+    for outcome in (ReviewOutcome.APPROVE, ReviewOutcome.APPROVE, ReviewOutcome.BAN):
+        await record_review(
+            service.audit, outcome, guild_id=GUILD, moderator_id=MOD, member_id=USER, job_id="J"
+        )
+    await record_output_review(
+        service.audit, released=False, guild_id=GUILD, moderator_id=MOD, member_id=USER, job_id="J"
+    )
+    found = samples(metrics)
+    assert value(found, "comfycord_filter_outcomes_total", action="allow") == 2
+    assert value(found, "comfycord_filter_outcomes_total", action="block") == 1
+    assert value(found, "comfycord_filter_outcomes_total", action="review") == 1
+    assert value(found, "comfycord_review_outcomes_total", decision="approve") == 2
+    assert value(found, "comfycord_review_outcomes_total", decision="ban") == 1
+    assert value(found, "comfycord_review_outcomes_total", decision="discard") == 1
+    assert value(found, "comfycord_review_outcomes_total", decision="reject") is None

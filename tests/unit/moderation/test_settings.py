@@ -106,7 +106,8 @@ def test_parse_and_round_trip(name: str, text: str, value: Any) -> None:
         ("template_channels", "imagine", "should look like template=channels"),
         ("template_channels", "bad name!=1", "should look like template=channels"),
         ("nsfw_output_action", "blur", "expected one of spoiler | review | block"),
-        ("blocked_terms", "re:(a+)+", "repeated part inside another"),
+        ("blocked_terms", r"re:(a)\1", "back-references"),
+        ("blocked_terms", "re:nude(?!s)", "look-ahead"),
         ("blocked_terms", "ok, *", "at least two"),
     ],
 )

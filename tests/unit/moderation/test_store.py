@@ -88,8 +88,8 @@ async def test_add_and_remove_terms(store: PolicyStore) -> None:
     assert change.new == ("nud*", "re:\\bx{2,3}\\b")
     with pytest.raises(SettingError, match="not in the list: missing"):
         await store.remove_terms(GUILD, "blocked_terms", "missing")
-    with pytest.raises(SettingError, match="repeated part inside another"):
-        await store.add_terms(GUILD, "review_terms", "re:(a+)+")
+    with pytest.raises(SettingError, match="back-references"):
+        await store.add_terms(GUILD, "review_terms", r"re:(a)\1")
     with pytest.raises(SettingError, match="only be added to blocked_terms or review_terms"):
         await store.add_terms(GUILD, "daily_jobs", "x")
     assert (await store.load(GUILD)).review_terms == ()

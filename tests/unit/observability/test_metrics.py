@@ -88,9 +88,9 @@ async def test_each_metrics_has_its_own_registry(engine: StandInEngine) -> None:
     first, second = Metrics(), Metrics()
     first.track(engine.scheduler, engine.pool)
     second.track(engine.scheduler, engine.pool)
-    first.discord_edit_sent()
-    assert value(samples(first), "comfycord_discord_edits_total") == 1
-    assert value(samples(second), "comfycord_discord_edits_total") == 0
+    first.discord_rate_limited()
+    assert value(samples(first), "comfycord_discord_rate_limited_total") == 1
+    assert value(samples(second), "comfycord_discord_rate_limited_total") == 0
 
 
 # --- finished jobs -----------------------------------------------------------------------------------
@@ -196,8 +196,6 @@ async def test_a_bad_update_does_not_stop_the_observer(metrics: Metrics, monkeyp
 
 
 async def test_discord_and_moderation_counters(metrics: Metrics) -> None:
-    metrics.discord_edit_sent()
-    metrics.discord_edit_sent()
     metrics.discord_rate_limited()
     metrics.discord_request("edit")
     metrics.discord_request("edit")
@@ -207,7 +205,6 @@ async def test_discord_and_moderation_counters(metrics: Metrics) -> None:
     metrics.review_outcome("approve")
 
     found = samples(metrics)
-    assert value(found, "comfycord_discord_edits_total") == 2
     assert value(found, "comfycord_discord_rate_limited_total") == 1
     assert value(found, "comfycord_discord_requests_total", kind="edit") == 2
     assert value(found, "comfycord_discord_requests_total", kind="followup") == 1
@@ -228,7 +225,6 @@ async def test_exposition_names_every_metric_with_help(metrics: Metrics, engine:
         "comfycord_job_wait_seconds",
         "comfycord_job_run_seconds",
         "comfycord_jobs_finished_total",
-        "comfycord_discord_edits_total",
         "comfycord_discord_rate_limited_total",
         "comfycord_discord_requests_total",
         "comfycord_filter_outcomes_total",

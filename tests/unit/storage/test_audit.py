@@ -32,3 +32,17 @@ async def test_entries_outlive_their_job(db: Database, jobs: JobRepository, make
     await db.execute("DELETE FROM jobs WHERE id = ?", (job.id,))
     entries = await audit.for_job(job.id)
     assert [(e.action, e.job_id) for e in entries] == [("reject", job.id)]
+
+
+async def test_prune_before_removes_only_older_entries(db: Database, clock: FakeClock) -> None:
+    heard: list[str] = []
+    audit = AuditRepository(db, on_record=heard.append)
+    await audit.record("old")
+    clock.advance(10)
+    cutoff = clock()
+    await audit.record("at the cutoff")
+    clock.advance(10)
+    await audit.record("new")
+    assert await audit.prune_before(cutoff) == 1
+    assert [e.action for e in await audit.recent()] == ["new", "at the cutoff"]
+    assert heard == ["old", "at the cutoff", "new"]
