@@ -49,12 +49,20 @@ class MessageWriter:
 
     # ------------------------------------------------------------------ rendering
     def payload(self, message: Message) -> dict[str, Any]:
-        member = None
-        if message.guild_id is not None and message.webhook_id is None:
+        """The REST shape (MessageResponse): what create/edit/fetch answers carry."""
+        return message.payload(self._cdn_base())
+
+    def gateway_payload(self, message: Message) -> dict[str, Any]:
+        """MESSAGE_CREATE/UPDATE add the gateway-only ``guild_id`` and (for a member's message) ``member``."""
+        out = message.payload(self._cdn_base())
+        if message.guild_id is not None:
+            out["guild_id"] = message.guild_id
             guild = self.state.guilds.get(message.guild_id)
-            if guild is not None:
+            if guild is not None and message.webhook_id is None:
                 member = self.state.member_payload(guild, message.author)
-        return message.payload(self._cdn_base(), member=member)
+                if member is not None:
+                    out["member"] = member
+        return out
 
     # ------------------------------------------------------------------ create / edit
     def create(

@@ -14,6 +14,7 @@ from .api_application import ApplicationRoutes
 from .api_channels import ChannelRoutes
 from .api_interactions import InteractionRoutes
 from .cdn import Cdn
+from .conformance import Conformance, Violation
 from .events import MessageEvents
 from .faults import FaultInjector, Injection
 from .gateway import Gateway
@@ -79,6 +80,9 @@ class FakeDiscord:
         self.followup_edits_loading = followup_edits_loading
         #: the fixture fails the test when ``unexpected`` is non-empty; set False to opt out
         self.fail_on_unexpected = True
+        #: requests and answers checked against Discord's OpenAPI spec and documented rules; the fixture
+        #: fails the test on any violation left in ``violations`` (``take_violations()`` claims them)
+        self.conformance = Conformance()
 
         self.snowflakes = Snowflakes()
         self.state = State(self.snowflakes, attachment_size_limit=attachment_size_limit)
@@ -133,6 +137,7 @@ class FakeDiscord:
             limiter=self.rate_limiter,
             max_request_size=lambda: self.max_request_size,
             token_ok=self._token_ok,
+            conformance=self.conformance,
         )
         self.cdn = Cdn(self.state, self.requests, self.stats, lambda: self.attachment_url_lifetime)
 
@@ -350,12 +355,33 @@ class FakeDiscord:
         att.expired_status = status
         return att
 
+    @property
+    def violations(self) -> list[Violation]:
+        """Broken spec or documented rules, in requests of the bot and answers of the fake, in order."""
+        return self.conformance.violations
+
+    def take_violations(self) -> list[Violation]:
+        """Returns the violations so far and forgets them (for tests that break rules on purpose)."""
+        taken = list(self.conformance.violations)
+        self.conformance.violations.clear()
+        return taken
+
     def check_unexpected(self) -> None:
+        """Fails (AssertionError) on unexpected requests/events and on spec or rule violations."""
+        problems = []
         if self.unexpected and self.fail_on_unexpected:
             details = "\n".join(f"  - {u}" for u in self.unexpected)
-            raise AssertionError(
+            problems.append(
                 f"fake Discord saw {len(self.unexpected)} unexpected request(s)/event(s):\n{details}"
             )
+        if self.violations:
+            details = "\n".join(f"  - {v}" for v in self.violations)
+            problems.append(
+                f"{len(self.violations)} violation(s) of Discord's OpenAPI spec or documented rules "
+                f"(a known spec gap belongs in tests/fakes/discord/spec_gaps.py, with its reason):\n{details}"
+            )
+        if problems:
+            raise AssertionError("\n".join(problems))
 
     async def wait_for(
         self, predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.005
@@ -555,6 +581,7 @@ class FakeDiscord:
             definition=source.modal.get("components") if source and source.modal else None,
             message=self.state.messages.get(message) if message else None,
         )
+        record.triggered_by = source
         return await self._send_interaction(record)
 
     async def post_message(

@@ -17,6 +17,7 @@ from typing import Any
 
 from .errors import UNKNOWN_CHANNEL, UNKNOWN_GUILD, UNKNOWN_USER, ApiError
 from .permissions import ALL_PERMISSIONS, DEFAULT_EVERYONE, apply_overwrites
+from .render import render_components, render_embeds
 
 MiB = 1024 * 1024
 _USER_MENTION = re.compile(r"<@!?([0-9]+)>")
@@ -87,6 +88,11 @@ class User:
             "system": False,
             "flags": 0,
             "public_flags": 0,
+            "banner": None,
+            "accent_color": None,
+            "avatar_decoration_data": None,
+            "collectibles": None,
+            "primary_guild": None,
         }
 
 
@@ -279,6 +285,51 @@ class Guild:
             "soundboard_sounds": [],
         }
 
+    def rest_payload(self) -> dict[str, Any]:
+        """``GET /guilds/{id}`` (GuildWithCountsResponse): no gateway-only lists or state."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "icon": None,
+            "description": None,
+            "home_header": None,
+            "splash": None,
+            "discovery_splash": None,
+            "features": list(self.features),
+            "banner": None,
+            "owner_id": self.owner_id,
+            "application_id": None,
+            "region": "deprecated",
+            "afk_channel_id": None,
+            "afk_timeout": 300,
+            "system_channel_id": None,
+            "system_channel_flags": 0,
+            "widget_enabled": False,
+            "widget_channel_id": None,
+            "verification_level": 0,
+            "roles": [r.payload() for r in self.roles.values()],
+            "default_message_notifications": 0,
+            "mfa_level": 0,
+            "explicit_content_filter": 0,
+            "max_presences": None,
+            "max_members": 25000000,
+            "max_stage_video_channel_users": 50,
+            "max_video_channel_users": 25,
+            "vanity_url_code": None,
+            "premium_tier": self.premium_tier,
+            "premium_subscription_count": 0,
+            "preferred_locale": self.locale,
+            "rules_channel_id": None,
+            "safety_alerts_channel_id": None,
+            "public_updates_channel_id": None,
+            "premium_progress_bar_enabled": False,
+            "nsfw": False,
+            "nsfw_level": 0,
+            "emojis": [],
+            "stickers": [],
+            "incidents_data": None,
+        }
+
     def partial_payload(self) -> dict[str, Any]:
         """The partial ``guild`` object sent inside interactions."""
         return {"id": self.id, "locale": self.locale, "features": list(self.features)}
@@ -397,7 +448,8 @@ class Message:
     def find_component(self, custom_id: str) -> dict[str, Any] | None:
         return next((c for c in self.iter_components() if c.get("custom_id") == custom_id), None)
 
-    def payload(self, cdn_base: str, *, member: dict[str, Any] | None = None) -> dict[str, Any]:
+    def payload(self, cdn_base: str) -> dict[str, Any]:
+        """The message as REST answers carry it (MessageResponse: no ``guild_id``, no ``member``)."""
         out: dict[str, Any] = {
             "id": self.id,
             "channel_id": self.channel_id,
@@ -405,8 +457,8 @@ class Message:
             "content": self.content,
             "author": self.author.payload(),
             "attachments": [a.payload(cdn_base) for a in self.attachments],
-            "embeds": list(self.embeds),
-            "components": list(self.components),
+            "embeds": render_embeds(self.embeds, self.attachments, cdn_base),
+            "components": render_components(self.components),
             "mentions": [u.payload() for u in self.mentions],
             "mention_roles": [],
             "mention_everyone": False,
@@ -416,10 +468,6 @@ class Message:
             "edited_timestamp": self.edited_timestamp,
             "flags": self.flags,
         }
-        if self.guild_id is not None:
-            out["guild_id"] = self.guild_id
-        if member is not None:
-            out["member"] = member
         if self.webhook_id is not None:
             out["webhook_id"] = self.webhook_id
         if self.application_id is not None:

@@ -118,6 +118,13 @@ async def test_content_embed_and_component_limits(fake_discord_factory) -> None:
 
     assert fake_discord.stats.client_errors == 4
     assert len(fake_discord.channel_messages()) == 1
+    # each refusal is also a recorded violation (the fixture would fail the test on any left unclaimed)
+    assert [(v.json_path, v.rule) for v in fake_discord.take_violations()] == [
+        ("$.content", "docs: BASE_TYPE_MAX_LENGTH"),
+        ("$.embeds", "docs: MESSAGE_EMBED_SIZE_EXCEEDED"),
+        ("$.components[0].components[0].label", "maxLength: 80"),
+        ("$", "docs: CODE_50006"),
+    ]
 
 
 async def test_file_count_and_size_limits(fake_discord_factory) -> None:
@@ -128,6 +135,10 @@ async def test_file_count_and_size_limits(fake_discord_factory) -> None:
         await channel.send(files=[file(f"{i}.png", b"x") for i in range(11)])
     assert (exc.value.status, exc.value.code) == (400, 50035)
     assert "attachments" in exc.value.text
+    assert sorted((v.json_path, v.rule) for v in fake.take_violations()) == [
+        ("$.attachments", "maxItems: 10"),
+        ("$.files[10]", "multipart"),
+    ]
 
     with pytest.raises(discord.HTTPException) as exc:  # one file above the guild's upload limit
         await channel.send(file=file("big.png", b"x" * 1025))
