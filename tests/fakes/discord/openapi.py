@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,8 +40,6 @@ _INT_STRING = "^-?[0-9]+$"
 _DOCUMENTATION = frozenset(
     {"description", "title", "x-discord-union", "format", "contentEncoding", "example"}
 )
-
-Validate = Callable[[Any], list[Any]]
 
 
 def _discriminated(validator: Any, spec: dict[str, Any], instance: Any, schema: dict[str, Any]) -> Any:
@@ -225,7 +222,7 @@ class OpenApiSpec:
                     continue
                 operation = self._operation(path, method.upper(), op, shared)
                 self.operations[(operation.method, shape(path))] = operation
-        self._validators: dict[tuple[str, str, str], Validate] = {}
+        self._validators: dict[tuple[str, str, str], CompiledSchema] = {}
 
     # ------------------------------------------------------------------ index
     def find(self, method: str, template: str) -> Operation | None:
@@ -264,42 +261,47 @@ class OpenApiSpec:
         )
 
     # ------------------------------------------------------------------ validators
-    def request_validator(self, operation: Operation) -> Validate | None:
+    def request_validator(self, operation: Operation) -> CompiledSchema | None:
         if operation.request is None:
             return None
         return self._validator(operation, "request", operation.request)
 
-    def query_validator(self, operation: Operation, name: str) -> Validate | None:
+    def query_validator(self, operation: Operation, name: str) -> CompiledSchema | None:
         schema = operation.query.get(name)
         return None if schema is None else self._validator(operation, f"query:{name}", schema)
 
-    def response_validator(self, operation: Operation, key: str) -> Validate | None:
+    def response_validator(self, operation: Operation, key: str) -> CompiledSchema | None:
         schema = operation.responses.get(key)
         return None if schema is None else self._validator(operation, f"response:{key}", schema)
 
-    def _validator(self, operation: Operation, kind: str, schema: dict[str, Any]) -> Validate:
+    def _validator(self, operation: Operation, kind: str, schema: dict[str, Any]) -> CompiledSchema:
         cache_key = (operation.method, operation.path, kind)
         validate = self._validators.get(cache_key)
         if validate is None:
-            validate = self._validators[cache_key] = _validator(schema, f"{operation} {kind}")
+            validate = self._validators[cache_key] = CompiledSchema(schema, f"{operation} {kind}")
         return validate
 
 
-def _validator(schema: dict[str, Any], name: str) -> Validate:
-    """The fast yes/no check first; jsonschema (Draft 2020-12) only to explain a failure. The compiled
-    schemas are ref-free and trusted: no check_schema, no format checker."""
-    is_valid = compile_check(schema)
-    iter_errors = SpecValidator(schema).iter_errors
+class CompiledSchema:
+    """One schema, checked fast (:mod:`.fastcheck`) and explained by jsonschema (Draft 2020-12) only when
+    the fast check says no. The compiled schemas are ref-free and trusted: no check_schema, no format
+    checker."""
 
-    def validate(instance: Any) -> list[Any]:
-        if is_valid(instance):
+    def __init__(self, schema: dict[str, Any], name: str) -> None:
+        self.name = name
+        self.is_valid = compile_check(schema)
+        self.iter_errors = SpecValidator(schema).iter_errors
+
+    def __call__(self, instance: Any) -> list[ValidationError]:
+        """The jsonschema errors of ``instance`` ([] if valid)."""
+        if self.is_valid(instance):
             return []
-        errors = list(iter_errors(instance))
+        errors = list(self.iter_errors(instance))
         if not errors:
-            raise AssertionError(f"fastcheck refused what jsonschema accepts ({name}): {instance!r:.300}")
+            raise AssertionError(
+                f"fastcheck refused what jsonschema accepts ({self.name}): {instance!r:.300}"
+            )
         return errors
-
-    return validate
 
 
 @functools.cache

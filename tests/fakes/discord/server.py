@@ -39,6 +39,22 @@ from .state import (
     id_of,
 )
 
+#: interaction context types (interactions/receiving-and-responding)
+GUILD_CONTEXT, BOT_DM_CONTEXT = 0, 1
+
+
+def offered_in(command: dict[str, Any], channel: Channel) -> bool:
+    """Whether Discord's client offers ``command`` in ``channel``: guild commands only in their guild,
+    global ones where their ``contexts`` say (unset: guilds, and bot DMs unless ``dm_permission`` is
+    false)."""
+    if command.get("guild_id") is not None:
+        return command["guild_id"] == channel.guild_id
+    contexts = command.get("contexts")
+    if contexts is None:
+        contexts = [GUILD_CONTEXT] + ([BOT_DM_CONTEXT] if command.get("dm_permission", True) else [])
+    return (BOT_DM_CONTEXT if channel.is_dm else GUILD_CONTEXT) in contexts
+
+
 MODERATOR_PERMISSIONS = int(
     Permission.MANAGE_MESSAGES | Permission.KICK_MEMBERS | Permission.MODERATE_MEMBERS
 )
@@ -507,6 +523,11 @@ class FakeDiscord:
                 f"/{path[0]} was never synced (global: {[c['name'] for c in self.global_commands]}, guild: "
                 f"{[c['name'] for c in self.commands.get(chan.guild_id, [])]}); sync the tree, or use "
                 "FakeDiscord(strict_commands=False)"
+            )
+        if command is not None and not offered_in(command, chan):
+            raise LookupError(
+                f"/{path[0]} is not offered {'in DMs' if chan.is_dm else 'here'} (contexts "
+                f"{command.get('contexts')}): Discord's client would not let a user run it"
             )
         return self.interaction_factory.application_command(
             command,

@@ -102,12 +102,13 @@ KNOWN_GAPS: tuple[KnownGap, ...] = (
         "which the spec's MessageAttachmentRequest does not list.",
     ),
     KnownGap(
-        "execute-webhook-files",
-        frozenset({"execute_webhook"}),
+        "webhook-files",
+        frozenset({"execute_webhook", "create_interaction_response"}),
         ("files?*",),
         "multipart",
-        'The docs (resources/webhook "Execute Webhook") accept `files[n]` parts, like every message '
-        "write; the spec's multipart schema for execute_webhook lists none (it does for the others).",
+        'The docs (resources/webhook "Execute Webhook", interactions/receiving-and-responding "Create '
+        "Interaction Response\") accept `files[n]` parts, like every message write; the spec's multipart "
+        "schemas of these two operations list none (those of the other message writes do).",
     ),
     KnownGap(
         "ratelimit-code",
