@@ -162,14 +162,9 @@ def _depth(error: ValidationError) -> int:
 
 
 def _ruled_out(errors: list[ValidationError]) -> bool:
-    """A union branch whose shape does not fit at all: wrong JSON type, or another ``type`` discriminator."""
-    for e in errors:
-        path = list(e.relative_path)
-        if not path and e.validator in ("type", "const", "enum"):
-            return True
-        if path == [_DISCRIMINATOR]:
-            return True
-    return False
+    """A union branch whose shape does not fit at all (another JSON type, or another constant). Unions
+    told apart by a ``type`` field never get here: they are dispatched (``openapi.DISCRIMINATED``)."""
+    return any(not e.relative_path and e.validator in ("type", "const", "enum") for e in errors)
 
 
 def explain(error: ValidationError) -> list[Issue]:
