@@ -91,6 +91,7 @@ class Totals:
     responses_validated: int = 0
     queries_validated: int = 0
     violations: int = 0
+    claimed: int = 0  #: violations taken by tests that broke rules on purpose
     seconds: float = 0.0
     operations_exercised: set[str] = field(default_factory=set)
     operations_in_fake: set[str] = field(default_factory=set)
@@ -388,6 +389,12 @@ class Conformance:
         return self.record(self._keep(found))
 
     # ------------------------------------------------------------------ bookkeeping
+    def claim(self) -> list[Violation]:
+        """Returns the violations so far and forgets them."""
+        taken, self.violations = self.violations, []
+        TOTALS.claimed += len(taken)
+        return taken
+
     def record(self, violations: list[Violation]) -> list[Violation]:
         self.violations.extend(violations)
         TOTALS.violations += len(violations)

@@ -378,9 +378,7 @@ class FakeDiscord:
 
     def take_violations(self) -> list[Violation]:
         """Returns the violations so far and forgets them (for tests that break rules on purpose)."""
-        taken = list(self.conformance.violations)
-        self.conformance.violations.clear()
-        return taken
+        return self.conformance.claim()
 
     def check_unexpected(self) -> None:
         """Fails (AssertionError) on unexpected requests/events and on spec or rule violations."""

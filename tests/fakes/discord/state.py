@@ -7,6 +7,7 @@ render itself as the payload discord.py 2.7.1 parses. Tests may read any attribu
 from __future__ import annotations
 
 import datetime as dt
+import io
 import itertools
 import re
 import time
@@ -14,6 +15,8 @@ import urllib.parse
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from PIL import Image
 
 from .errors import UNKNOWN_CHANNEL, UNKNOWN_GUILD, UNKNOWN_USER, ApiError
 from .permissions import ALL_PERMISSIONS, DEFAULT_EVERYONE, apply_overwrites
@@ -335,6 +338,15 @@ class Guild:
         return {"id": self.id, "locale": self.locale, "features": list(self.features)}
 
 
+def _image_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from an image's header (Pillow reads only the header here)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
 @dataclass(eq=False)
 class Attachment:
     id: str
@@ -349,6 +361,11 @@ class Attachment:
     #: monotonic time after which the CDN URL is expired (None: never)
     expires_at: float | None = None
     created_at: float = field(default_factory=time.monotonic)
+    #: pixel size of an image, as Discord reports it (None for other files)
+    dimensions: tuple[int, int] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.dimensions = _image_size(self.data)
 
     @property
     def size(self) -> int:
@@ -371,6 +388,8 @@ class Attachment:
         }
         if self.content_type:
             out["content_type"] = self.content_type
+        if self.dimensions is not None:
+            out["width"], out["height"] = self.dimensions
         if self.description is not None:
             out["description"] = self.description
         if self.ephemeral:
