@@ -27,7 +27,6 @@ from .spec_gaps import UNKNOWN_PROPERTY, known_gap, strip_known_properties
 
 Path = tuple[str | int, ...]
 _CACHE_LIMIT = 4096
-_DISCRIMINATOR = "type"
 _TYPE_WORDS = {
     "string": ("BASE_TYPE_STRING", "Could not interpret {value} as string."),
     "integer": ("NUMBER_TYPE_COERCE", "Value {value} is not int."),
@@ -164,7 +163,7 @@ def _depth(error: ValidationError) -> int:
 
 def _ruled_out(errors: list[ValidationError]) -> bool:
     """A union branch whose shape does not fit at all (another JSON type, or another constant). Unions
-    told apart by a ``type`` field never get here: they are dispatched (``openapi.DISCRIMINATED``)."""
+    told apart by a ``type`` field never get here: ``openapi`` dispatches them on it."""
     return any(not e.relative_path and e.validator in ("type", "const", "enum") for e in errors)
 
 
@@ -227,23 +226,6 @@ def _explain_union(error: ValidationError, path: Path) -> list[Issue]:
         # the branch the instance got furthest into (deepest error), then the one with the fewest errors
         chosen = max(plausible, key=lambda errs: (max(_depth(e) for e in errs), -len(errs)))
         return [issue for sub in chosen for issue in explain(sub)]
-    if isinstance(error.instance, dict) and _DISCRIMINATOR in error.instance:
-        allowed: set[Any] = set()
-        for sub in error.context:
-            if list(sub.relative_path) == [_DISCRIMINATOR] and sub.validator in ("enum", "const"):
-                values = sub.validator_value if sub.validator == "enum" else [sub.validator_value]
-                allowed.update(v for v in values if isinstance(v, int | str))
-        if allowed:
-            ordered = sorted(allowed, key=lambda v: (str(type(v)), v))
-            return [
-                Issue(
-                    (*path, _DISCRIMINATOR),
-                    f"enum: {ordered}",
-                    f"{error.instance[_DISCRIMINATOR]!r} is not one of the types allowed here",
-                    "BASE_TYPE_CHOICES",
-                    f"Value must be one of {{{', '.join(map(repr, ordered))}}}.",
-                )
-            ]
     closest = best_match(error.context)
     return [
         Issue(

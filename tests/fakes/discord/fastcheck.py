@@ -67,6 +67,16 @@ class _Deferred:
         return self.check(instance)
 
 
+def _every(checks: list[Check]) -> Check:
+    def check(x: Any) -> bool:
+        for one in checks:  # noqa: SIM110 (a plain loop: all() over a generator costs more here)
+            if not one(x):
+                return False
+        return True
+
+    return check
+
+
 def compile_check(schema: Any) -> Check:
     """``schema`` (ref-free, as ``openapi`` compiles it) as a function instance -> valid?"""
     return _Compiler().compile(schema)
@@ -120,7 +130,7 @@ class _Compiler:
         if len(checks) == 1:
             deferred.check = checks[0]
         elif checks:
-            deferred.check = lambda x: all(c(x) for c in checks)
+            deferred.check = _every(checks)
         return deferred
 
     # ------------------------------------------------------------------ keywords
@@ -174,7 +184,15 @@ class _Compiler:
 
     def items(self, value: Any, _schema: dict[str, Any]) -> Check:
         item = self.compile(value)
-        return lambda x: type(x) is not list or all(item(i) for i in x)
+
+        def check(x: Any) -> bool:
+            if type(x) is list:
+                for element in x:
+                    if not item(element):
+                        return False
+            return True
+
+        return check
 
     def pattern(self, value: str, _schema: dict[str, Any]) -> Check:
         regex = re.compile(value)
@@ -190,8 +208,7 @@ class _Compiler:
         return lambda x: any(b(x) for b in branches)
 
     def all_of(self, value: list[Any], _schema: dict[str, Any]) -> Check:
-        parts = [self.compile(sub) for sub in value]
-        return lambda x: all(p(x) for p in parts)
+        return _every([self.compile(sub) for sub in value])
 
     def discriminated(self, value: dict[str, Any], _schema: dict[str, Any]) -> Check:
         key = value["property"]

@@ -198,7 +198,12 @@ class RestApi:
         record.response = reply.body
         operation = self._operations.get(record.operation or "")
         if operation is not None:
-            record.violations += self.conformance.check_response(operation, reply.status, reply.body)
+            try:
+                record.violations += self.conformance.check_response(operation, reply.status, reply.body)
+            except Exception as exc:  # a bug of the checks themselves: fail the test, keep answering
+                self.unexpected.append(
+                    Unexpected("server-error", f"checking the answer of {operation} crashed: {exc!r}", record)
+                )
         if reply.status == 429:
             record.rate_limited = True
             self.stats.rate_limited += 1

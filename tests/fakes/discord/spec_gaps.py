@@ -154,13 +154,22 @@ def strip_known_properties(operation_id: str, body: Any) -> tuple[Any, list[str]
                 found += [(gap, path) for path in _find(body, pattern.split("."), [])]
     if not found:
         return body, []
-    body = copy.deepcopy(body)
+    copies: dict[int, Any] = {}  # only the containers on the way to a removed key are copied
+
+    def own(node: Any) -> Any:
+        if id(node) not in copies:
+            copies[id(node)] = copy.copy(node)
+        return copies[id(node)]
+
+    root = own(body)
     for _gap, path in found:
-        parent = body
+        parent = root
         for part in path[:-1]:
-            parent = parent[part]
+            child = own(parent[part])
+            parent[part] = child
+            parent = child
         del parent[path[-1]]
-    return body, [gap.name for gap, _path in found]
+    return root, [gap.name for gap, _path in found]
 
 
 def _find(node: Any, pattern: list[str], at: list[str | int]) -> Iterable[list[str | int]]:
