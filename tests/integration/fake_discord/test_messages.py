@@ -192,3 +192,23 @@ async def test_dm_to_user_with_closed_dms(fake_discord: FakeDiscord) -> None:
     with pytest.raises(discord.Forbidden) as exc:
         await (await bot.fetch_user(int(carol.id))).send("hi")
     assert exc.value.code == 50007
+
+
+async def test_attachment_references_must_name_a_file_of_the_message(fake_discord: FakeDiscord) -> None:
+    _, channel = await started(fake_discord)
+    embed = discord.Embed(title="result").set_image(url="attachment://result.png")
+
+    with pytest.raises(discord.HTTPException) as exc:  # the embed names a file that was not uploaded
+        await channel.send(embed=embed, file=file("other.png", b"x"))
+    assert (exc.value.status, exc.value.code) == (400, 50035)
+    [violation] = fake_discord.take_violations()
+    assert (violation.json_path, violation.rule) == (
+        "$.embeds[0].image.url",
+        "docs: ATTACHMENT_REFERENCE_NOT_FOUND",
+    )
+
+    sent = await channel.send(embed=embed, file=file("result.png", b"x"))
+    attachment_url = sent.attachments[0].url
+    assert sent.embeds[0].image.url == attachment_url  # Discord resolves the reference to the file's URL
+    edited = await sent.edit(embed=embed.set_footer(text="kept"))  # the kept file still satisfies it
+    assert edited.embeds[0].footer.text == "kept"
