@@ -2,10 +2,12 @@
 
 Modules: ``state`` (world model), ``limits`` (documented limits/validation), ``ratelimit`` and ``faults``
 (429s and injected errors), ``interactions`` (INTERACTION_CREATE payloads and ack tracking), ``gateway``,
-``rest`` (pipeline) with ``api_*`` route modules, ``cdn``, ``server`` (:class:`FakeDiscord`),
+``rest`` (pipeline) with ``api_*`` route modules, ``openapi``/``fastcheck``/``conformance``/``spec_gaps``
+(every request and answer checked against Discord's OpenAPI spec), ``cdn``, ``server`` (:class:`FakeDiscord`),
 ``client`` (start/stop a discord.py client) and ``fixtures`` (pytest fixtures).
 """
 
+from .conformance import Violation
 from .errors import ApiError
 from .gateway import Intents
 from .interactions import InteractionRecord
@@ -31,4 +33,5 @@ __all__ = [
     "Stats",
     "Unexpected",
     "User",
+    "Violation",
 ]

@@ -27,8 +27,8 @@ class ApplicationRoutes:
         router.add("GET", "/gateway/bot", self.gateway_bot)
         for scope in (GLOBAL_COMMANDS, GUILD_COMMANDS):
             router.add("GET", scope, self.list_commands)
-            router.add("PUT", scope, self.bulk_overwrite)
-            router.add("POST", scope, self.create_command)
+            router.add("PUT", scope, self.bulk_overwrite, rules=validate_command_list)
+            router.add("POST", scope, self.create_command, rules=_validate_one_command)
             router.add("GET", scope + "/{command_id}", self.get_command)
             router.add("DELETE", scope + "/{command_id}", self.delete_command)
         router.add("GET", "/users/{user_id}", self.get_user)
@@ -42,22 +42,38 @@ class ApplicationRoutes:
         return {**self.fake.bot_user.payload(), "verified": True, "mfa_enabled": False, "locale": "en-US"}
 
     async def application(self, req: RestRequest) -> Any:
+        """The bot's own application (PrivateApplicationResponse), as a guild-install-only app."""
+        guilds = [g for g in self.fake.state.guilds.values() if self.fake.bot_user.id in g.members]
         return {
             "id": self.fake.application_id,
             "name": self.fake.bot_user.username,
             "icon": None,
             "description": "",
-            "summary": "",
+            "type": None,
+            "bot": self.fake.bot_user.payload(),
             "bot_public": True,
             "bot_require_code_grant": False,
             "verify_key": "0" * 64,
             "flags": 0,
-            "team": None,
-            "owner": self.fake.owner.payload(),
-            "bot": self.fake.bot_user.payload(),
-            "interactions_endpoint_url": None,
-            "redirect_uris": [],
+            "flags_new": "0",
             "tags": [],
+            "redirect_uris": [],
+            "interactions_endpoint_url": None,
+            "role_connections_verification_url": None,
+            "event_webhooks_url": None,
+            "event_webhooks_status": 1,
+            "owner": self.fake.owner.payload(),
+            "team": None,
+            "approximate_guild_count": len(guilds),
+            "approximate_user_install_count": 0,
+            "approximate_user_authorization_count": 0,
+            "integration_types_config": {
+                "0": {
+                    "oauth2_install_params": {"scopes": ["applications.commands", "bot"], "permissions": "0"}
+                }
+            },
+            "explicit_content_filter": 0,
+            "eligible_oauth2_scopes": ["applications.commands", "bot"],
         }
 
     async def gateway(self, req: RestRequest) -> Any:
@@ -82,37 +98,46 @@ class ApplicationRoutes:
         return guild_id
 
     def _store(self, scope: str | None, command: dict[str, Any]) -> dict[str, Any]:
-        existing = {(c.get("type", 1), c["name"]): c for c in self.fake.commands.get(scope, [])}
-        previous = existing.get((command.get("type", 1), command.get("name")))
+        """The command as Discord keeps and returns it (ApplicationCommandResponse)."""
+        ctype = command.get("type") or 1
+        existing = {(c["type"], c["name"]): c for c in self.fake.commands.get(scope, [])}
+        previous = existing.get((ctype, command.get("name")))
+        permissions = command.get("default_member_permissions")
         stored: dict[str, Any] = {
-            "type": 1,
-            "description": "",
-            "default_member_permissions": None,
-            "nsfw": False,
-            **command,
             "id": previous["id"] if previous else self.fake.snowflakes.next(),
             "application_id": self.fake.application_id,
             "version": self.fake.snowflakes.next(),
+            "type": ctype,
+            "name": command["name"],
+            "description": command.get("description") or "",
+            "default_member_permissions": None if permissions is None else str(permissions),
+            "nsfw": bool(command.get("nsfw")),
+            # a guild-install app: its commands are installed with the guild ([GUILD_INSTALL])
+            "integration_types": list(command.get("integration_types") or [0]),
+            "contexts": list(command["contexts"]) if command.get("contexts") is not None else None,
         }
-        if scope is not None:
+        if scope is None:
+            stored["dm_permission"] = command.get("dm_permission") is not False
+        else:
             stored["guild_id"] = scope
+        for key in ("name_localizations", "description_localizations"):
+            if command.get(key) is not None:
+                stored[key] = command[key]
+        if command.get("options"):
+            stored["options"] = [_without_nulls(o) for o in command["options"]]
         return stored
 
     async def list_commands(self, req: RestRequest) -> Any:
         return self.fake.commands.get(self._scope(req), [])
 
     async def bulk_overwrite(self, req: RestRequest) -> Any:
-        scope = self._scope(req)
-        validate_command_list(req.json).raise_if_any()
+        scope = self._scope(req)  # the body passed the spec and validate_command_list in the pipeline
         stored = [self._store(scope, c) for c in req.json]
         self.fake.commands[scope] = stored
         return stored
 
     async def create_command(self, req: RestRequest) -> Any:
         scope = self._scope(req)
-        errors = FieldErrors()
-        validate_command(req.body(), (), errors)
-        errors.raise_if_any()
         stored = self._store(scope, req.body())
         commands = [
             c
@@ -148,9 +173,10 @@ class ApplicationRoutes:
         return guild
 
     async def get_guild(self, req: RestRequest) -> Any:
-        payload = self.fake.gateway.guild_create_payload(self._guild(req))
-        for key in ("channels", "members", "threads", "voice_states", "presences", "joined_at", "large"):
-            payload.pop(key, None)
+        guild = self._guild(req)
+        payload = guild.rest_payload()
+        if req.flag("with_counts"):
+            payload.update(approximate_member_count=len(guild.members), approximate_presence_count=0)
         return payload
 
     async def guild_channels(self, req: RestRequest) -> Any:
@@ -164,3 +190,18 @@ class ApplicationRoutes:
         if member is None:
             raise ApiError.not_found(UNKNOWN_MEMBER, "Member")
         return member.payload()
+
+
+def _without_nulls(value: Any) -> Any:
+    """Discord leaves unset fields out of what it returns (the bot may have sent them as null)."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def _validate_one_command(body: Any) -> FieldErrors:
+    errors = FieldErrors()
+    validate_command(body, (), errors)
+    return errors

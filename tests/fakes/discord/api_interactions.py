@@ -31,6 +31,7 @@ from .interactions import (
     DEFERRED_UPDATE_MESSAGE,
     MESSAGE_COMPONENT,
     MODAL,
+    MODAL_SUBMIT,
     UPDATE_MESSAGE,
     InteractionRecord,
 )
@@ -61,7 +62,8 @@ class InteractionRoutes:
             router.add("DELETE", template, self.delete_message, auth=False)
 
     # ------------------------------------------------------------------ helpers
-    def _metadata(self, rec: InteractionRecord) -> dict[str, Any]:
+    def _metadata(self, rec: InteractionRecord, *, nested: bool = False) -> dict[str, Any]:
+        """The message's ``interaction_metadata`` (a modal submit's names what opened the modal)."""
         meta: dict[str, Any] = {
             "id": rec.id,
             "type": rec.type,
@@ -72,6 +74,18 @@ class InteractionRoutes:
             meta["interacted_message_id"] = rec.message_id
         if rec.original_message_id:
             meta["original_response_message_id"] = rec.original_message_id
+        if rec.type == MODAL_SUBMIT and not nested:
+            trigger = rec.triggered_by
+            meta["triggering_interaction_metadata"] = (
+                self._metadata(trigger, nested=True)
+                if trigger is not None
+                else {  # a submit nobody opened (strict_commands=False): as if a slash command did
+                    "id": self.fake.snowflakes.next(),
+                    "type": APPLICATION_COMMAND,
+                    "user": rec.user.payload(),
+                    "authorizing_integration_owners": meta["authorizing_integration_owners"],
+                }
+            )
         return meta
 
     def _new_message(
@@ -171,6 +185,8 @@ class InteractionRoutes:
         rec.mark_acknowledged(ctype, body, req.received_at)
         if not req.flag("with_response"):
             return None
+        # InteractionCallbackResponse: a resource only for a message sent (4) or updated (7); a
+        # "thinking" defer (5) names its placeholder message in ``interaction`` but has no resource.
         interaction: dict[str, Any] = {"id": rec.id, "type": rec.type}
         out: dict[str, Any] = {"interaction": interaction}
         if resource is not None:
@@ -179,7 +195,8 @@ class InteractionRoutes:
                 response_message_loading=resource.loading,
                 response_message_ephemeral=resource.ephemeral,
             )
-            out["resource"] = {"type": ctype, "message": self.fake.writer.payload(resource)}
+            if ctype in (CHANNEL_MESSAGE_WITH_SOURCE, UPDATE_MESSAGE):
+                out["resource"] = {"type": ctype, "message": self.fake.writer.payload(resource)}
         return out
 
     # ------------------------------------------------------------------ webhooks

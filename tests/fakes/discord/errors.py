@@ -72,6 +72,7 @@ class ApiError(Exception):
         *,
         errors: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        field_errors: FieldErrors | None = None,
     ) -> None:
         super().__init__(f"{status} {code} {message}")
         self.status = status
@@ -79,6 +80,8 @@ class ApiError(Exception):
         self.message = message
         self.errors = errors
         self.headers = headers or {}
+        #: the per-field errors of a 50035 answer (the fake records them as rule violations)
+        self.field_errors = field_errors
 
     def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {"message": self.message, "code": self.code}
@@ -88,7 +91,7 @@ class ApiError(Exception):
 
     @classmethod
     def invalid_form_body(cls, errors: FieldErrors) -> ApiError:
-        return cls(400, INVALID_FORM_BODY, "Invalid Form Body", errors=errors.to_dict())
+        return cls(400, INVALID_FORM_BODY, "Invalid Form Body", errors=errors.to_dict(), field_errors=errors)
 
     @classmethod
     def not_found(cls, code: int, what: str) -> ApiError:

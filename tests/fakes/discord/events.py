@@ -36,13 +36,13 @@ class MessageEvents:
     async def created(self, message: Message) -> None:
         if self.enabled and not message.ephemeral:
             await self.gateway.dispatch(
-                "MESSAGE_CREATE", self.writer.payload(message), **self._route(message)
+                "MESSAGE_CREATE", self.writer.gateway_payload(message), **self._route(message)
             )
 
     async def updated(self, message: Message) -> None:
         if self.enabled and not message.ephemeral:
             await self.gateway.dispatch(
-                "MESSAGE_UPDATE", self.writer.payload(message), **self._route(message)
+                "MESSAGE_UPDATE", self.writer.gateway_payload(message), **self._route(message)
             )
 
     async def deleted(self, message: Message) -> None:

@@ -84,6 +84,8 @@ class InteractionRecord:
     choices: list[dict[str, Any]] | None = None  #: autocomplete result
     modal: dict[str, Any] | None = None  #: modal the bot opened (callback type 9 data)
     failures: list[tuple[int, int]] = field(default_factory=list)  #: rejected callbacks (status, code)
+    #: for a modal submit: the interaction whose answer opened the modal
+    triggered_by: InteractionRecord | None = field(default=None, repr=False)
     _acked: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     @property

@@ -8,7 +8,7 @@ and interactions/receiving-and-responding (autocomplete, modals) in discord/disc
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -44,14 +44,20 @@ LINK_STYLE = 5
 PREMIUM_STYLE = 6
 
 # --------------------------------------------------------------------------- application commands
-COMMAND_NAME_RE = re.compile(r"^[-_\w]{1,32}$")  # Discord: ^[-_\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$
+#: Discord: ``^[-_'\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$`` (interactions/application-commands,
+#: "Application Command Naming"); Python's ``re`` has no \p{...}, see ``chat_input_name_problem``.
+NAME_PUNCTUATION = frozenset("-_'")
+_DEVANAGARI = ((0x0900, 0x097F), (0xA8E0, 0xA8FF), (0x11B00, 0x11B5F))
+_THAI = ((0x0E00, 0x0E7F),)
 MAX_COMMAND_DESCRIPTION = 100
 MAX_OPTIONS = 25
 MAX_CHOICES = 25
 MAX_CHOICE_NAME = 100
 MAX_CHOICE_STRING_VALUE = 100
 MAX_STRING_OPTION_LENGTH = 6000
-MAX_COMMAND_SIZE = 8000
+#: "the combined sum of characters for name, description, and value properties for each command, its
+#: options (including subcommands and groups), and choices" (localized: only the longest counts)
+MAX_COMMAND_SIZE = 4000
 MAX_CHAT_INPUT_COMMANDS = 100
 MAX_CONTEXT_MENU_COMMANDS = 15
 CHOICE_TYPES = frozenset({3, 4, 10})
@@ -258,25 +264,70 @@ def validate_message_body(body: dict[str, Any], errors: FieldErrors) -> None:
 
 
 # =========================================================================== application commands
+def _in_script(char: str, ranges: tuple[tuple[int, int], ...]) -> bool:
+    return any(low <= ord(char) <= high for low, high in ranges)
+
+
+def chat_input_name_problem(name: str) -> str | None:
+    """Why ``name`` is not a valid slash command or option name, or None (the documented regex and
+    "if there is a lowercase variant of any letters used, you must use those")."""
+    if not 1 <= len(name) <= 32:
+        return "must be 1-32 characters"
+    for char in name:
+        allowed = (
+            char in NAME_PUNCTUATION
+            or unicodedata.category(char)[0] in "LN"
+            or _in_script(char, _DEVANAGARI)
+            or _in_script(char, _THAI)
+        )
+        if not allowed:
+            return f"{char!r} is not a letter, digit, '-', '_' or \"'\""
+        if char.lower() != char:
+            return f"{char!r} has a lowercase variant, which must be used"
+    return None
+
+
 def _check_name(name: Any, path: Path, errors: FieldErrors, *, chat_input: bool) -> None:
     if not isinstance(name, str):
         errors.add((*path, "name"), "BASE_TYPE_REQUIRED", "This field is required")
-    elif chat_input and (not COMMAND_NAME_RE.match(name) or name != name.lower()):
+    elif chat_input and (problem := chat_input_name_problem(name)) is not None:
         errors.add(
             (*path, "name"),
             "APPLICATION_COMMAND_INVALID_NAME",
-            f"Command name is invalid: {name!r} (1-32 lowercase letters, digits, '-' or '_')",
+            f"Command name is invalid: {name!r} ({problem})",
         )
     elif not chat_input and not 1 <= len(name) <= 32:
         errors.bad_length((*path, "name"), 1, 32)
 
 
-def _command_size(cmd: dict[str, Any]) -> int:
-    total = len(cmd.get("name") or "") + len(cmd.get("description") or "")
+def _check_localized_names(item: dict[str, Any], path: Path, errors: FieldErrors) -> None:
+    """Localized names follow the same restrictions as the name."""
+    for locale, name in (item.get("name_localizations") or {}).items():
+        problem = chat_input_name_problem(name) if isinstance(name, str) else "must be a string"
+        if problem is not None:
+            errors.add(
+                (*path, "name_localizations", locale),
+                "APPLICATION_COMMAND_INVALID_NAME",
+                f"Localized name is invalid: {name!r} ({problem})",
+            )
+
+
+def _longest(item: dict[str, Any], key: str) -> int:
+    """A field's size: its longest text among the default and its localizations."""
+    texts = [str(item.get(key) or "")]
+    texts += [str(t) for t in (item.get(f"{key}_localizations") or {}).values()]
+    return max(len(t) for t in texts)
+
+
+def command_size(cmd: dict[str, Any]) -> int:
+    """Characters counted towards MAX_COMMAND_SIZE: names, descriptions and choice names and values of
+    the command, its options (sub-commands and groups included) and choices."""
+    total = _longest(cmd, "name") + _longest(cmd, "description")
     for opt in cmd.get("options") or []:
-        total += _command_size(opt)
-        for choice in opt.get("choices") or []:
-            total += len(str(choice.get("name") or "")) + len(str(choice.get("value") or ""))
+        if isinstance(opt, dict):
+            total += command_size(opt)
+            for choice in opt.get("choices") or []:
+                total += _longest(choice, "name") + len(str(choice.get("value", "")))
     return total
 
 
@@ -359,6 +410,7 @@ def _validate_options(options: Any, path: Path, errors: FieldErrors, *, depth: i
             errors.add((*opath, "type"), "BASE_TYPE_CHOICES", f"Value must be one of 1..11 (got {otype!r})")
             continue
         _check_name(opt.get("name"), opath, errors, chat_input=True)
+        _check_localized_names(opt, opath, errors)
         _check_len(errors, (*opath, "description"), opt.get("description"), 1, MAX_COMMAND_DESCRIPTION)
         if opt.get("name") in names:
             errors.add(
@@ -408,6 +460,8 @@ def validate_command(cmd: Any, path: Path, errors: FieldErrors) -> None:
     chat_input = ctype == 1
     _check_name(cmd.get("name"), path, errors, chat_input=chat_input)
     if chat_input:
+        _check_localized_names(cmd, path, errors)
+    if chat_input:
         _check_len(errors, (*path, "description"), cmd.get("description"), 1, MAX_COMMAND_DESCRIPTION)
         _validate_options(cmd.get("options") or [], (*path, "options"), errors, depth=0)
     elif cmd.get("description"):
@@ -417,9 +471,12 @@ def validate_command(cmd: Any, path: Path, errors: FieldErrors) -> None:
     perms = cmd.get("default_member_permissions")
     if perms is not None and not str(perms).isdigit():
         errors.add((*path, "default_member_permissions"), "BASE_TYPE_BAD_INT", "Invalid permissions")
-    if _command_size(cmd) > MAX_COMMAND_SIZE:
+    size = command_size(cmd)
+    if size > MAX_COMMAND_SIZE:
         errors.add(
-            path, "APPLICATION_COMMAND_TOO_LARGE", f"Command exceeds maximum size ({MAX_COMMAND_SIZE})"
+            path,
+            "APPLICATION_COMMAND_TOO_LARGE",
+            f"Command exceeds maximum size ({MAX_COMMAND_SIZE}): {size} characters",
         )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from .errors import CANNOT_SEND_EMPTY_MESSAGE, ApiError, FieldErrors
 from .limits import MAX_ATTACHMENTS, validate_message_body
 from .recording import RecordedFile
+from .render import attachment_references
 from .state import (
     FLAG_COMPONENTS_V2,
     FLAG_EPHEMERAL,
@@ -51,12 +52,20 @@ class MessageWriter:
 
     # ------------------------------------------------------------------ rendering
     def payload(self, message: Message) -> dict[str, Any]:
-        member = None
-        if message.guild_id is not None and message.webhook_id is None:
+        """The REST shape (MessageResponse): what create/edit/fetch answers carry."""
+        return message.payload(self._cdn_base())
+
+    def gateway_payload(self, message: Message) -> dict[str, Any]:
+        """MESSAGE_CREATE/UPDATE add the gateway-only ``guild_id`` and (for a member's message) ``member``."""
+        out = message.payload(self._cdn_base())
+        if message.guild_id is not None:
+            out["guild_id"] = message.guild_id
             guild = self.state.guilds.get(message.guild_id)
-            if guild is not None:
+            if guild is not None and message.webhook_id is None:
                 member = self.state.member_payload(guild, message.author)
-        return message.payload(self._cdn_base(), member=member)
+                if member is not None:
+                    out["member"] = member
+        return out
 
     # ------------------------------------------------------------------ create / edit
     def create(
@@ -91,6 +100,7 @@ class MessageWriter:
             self._check_sizes(channel, files)
             validate_message_body(body, errors)
             pending = self._plan_attachments(body, files, [], errors)
+            _check_attachment_references(body, pending, errors)
             reference = self._check_reference(channel, body, errors)
             errors.raise_if_any()
             if not (
@@ -143,6 +153,7 @@ class MessageWriter:
         errors = FieldErrors()
         validate_message_body({**body, "flags": new_flags}, errors)
         pending = self._plan_attachments(body, files, message.attachments, errors)
+        _check_attachment_references(body, pending, errors)
         errors.raise_if_any()
 
         content = (body["content"] or "") if "content" in body else message.content
@@ -251,6 +262,28 @@ class MessageWriter:
                 )
             )
         return out
+
+
+def _planned_name(item: Attachment | tuple[RecordedFile, dict[str, Any]]) -> str:
+    if isinstance(item, Attachment):
+        return item.filename
+    upload, entry = item
+    return entry.get("filename") or upload.filename or "file"
+
+
+def _check_attachment_references(
+    body: dict[str, Any], plan: list[Attachment | tuple[RecordedFile, dict[str, Any]]], errors: FieldErrors
+) -> None:
+    """``attachment://name`` in embeds and components must name a file of the message (resources/message,
+    "Uploading Files": embeds can only use images uploaded with the message)."""
+    names = {_planned_name(item) for item in plan}
+    for path, name in attachment_references(body):
+        if name not in names:
+            errors.add(
+                path,
+                "ATTACHMENT_REFERENCE_NOT_FOUND",
+                f"attachment://{name} names no file of this message (it has {sorted(names) or 'none'})",
+            )
 
 
 def _content_type(upload: RecordedFile) -> str | None:

@@ -32,10 +32,13 @@ class RecordedRequest:
     body_size: int = 0
     timestamp: float = field(default_factory=time.monotonic)  #: ``time.monotonic()`` on arrival
     route: str | None = None  #: matched route template, e.g. ``/channels/{channel_id}/messages``
+    operation: str | None = None  #: the spec's operationId of that route, e.g. ``create_message``
     status: int = 0
     response: Any = None  #: the JSON the fake answered with (if any)
     rate_limited: bool = False
     injected: bool = False
+    #: broken spec/documented rules in this request or the fake's answer (``conformance.Violation``)
+    violations: list[Any] = field(default_factory=list)
 
     @property
     def error_code(self) -> int | None:

@@ -14,6 +14,7 @@ from .api_application import ApplicationRoutes
 from .api_channels import ChannelRoutes
 from .api_interactions import InteractionRoutes
 from .cdn import Cdn
+from .conformance import Conformance, Violation
 from .events import MessageEvents
 from .faults import FaultInjector, Injection
 from .gateway import Gateway
@@ -37,6 +38,22 @@ from .state import (
     User,
     id_of,
 )
+
+#: interaction context types (interactions/receiving-and-responding)
+GUILD_CONTEXT, BOT_DM_CONTEXT = 0, 1
+
+
+def offered_in(command: dict[str, Any], channel: Channel) -> bool:
+    """Whether Discord's client offers ``command`` in ``channel``: guild commands only in their guild,
+    global ones where their ``contexts`` say (unset: guilds, and bot DMs unless ``dm_permission`` is
+    false)."""
+    if command.get("guild_id") is not None:
+        return command["guild_id"] == channel.guild_id
+    contexts = command.get("contexts")
+    if contexts is None:
+        contexts = [GUILD_CONTEXT] + ([BOT_DM_CONTEXT] if command.get("dm_permission", True) else [])
+    return (BOT_DM_CONTEXT if channel.is_dm else GUILD_CONTEXT) in contexts
+
 
 MODERATOR_PERMISSIONS = int(
     Permission.MANAGE_MESSAGES | Permission.KICK_MEMBERS | Permission.MODERATE_MEMBERS
@@ -79,6 +96,9 @@ class FakeDiscord:
         self.followup_edits_loading = followup_edits_loading
         #: the fixture fails the test when ``unexpected`` is non-empty; set False to opt out
         self.fail_on_unexpected = True
+        #: requests and answers checked against Discord's OpenAPI spec and documented rules; the fixture
+        #: fails the test on any violation left in ``violations`` (``take_violations()`` claims them)
+        self.conformance = Conformance()
 
         self.snowflakes = Snowflakes()
         self.state = State(self.snowflakes, attachment_size_limit=attachment_size_limit)
@@ -133,6 +153,7 @@ class FakeDiscord:
             limiter=self.rate_limiter,
             max_request_size=lambda: self.max_request_size,
             token_ok=self._token_ok,
+            conformance=self.conformance,
         )
         self.cdn = Cdn(self.state, self.requests, self.stats, lambda: self.attachment_url_lifetime)
 
@@ -350,12 +371,31 @@ class FakeDiscord:
         att.expired_status = status
         return att
 
+    @property
+    def violations(self) -> list[Violation]:
+        """Broken spec or documented rules, in requests of the bot and answers of the fake, in order."""
+        return self.conformance.violations
+
+    def take_violations(self) -> list[Violation]:
+        """Returns the violations so far and forgets them (for tests that break rules on purpose)."""
+        return self.conformance.claim()
+
     def check_unexpected(self) -> None:
+        """Fails (AssertionError) on unexpected requests/events and on spec or rule violations."""
+        problems = []
         if self.unexpected and self.fail_on_unexpected:
             details = "\n".join(f"  - {u}" for u in self.unexpected)
-            raise AssertionError(
+            problems.append(
                 f"fake Discord saw {len(self.unexpected)} unexpected request(s)/event(s):\n{details}"
             )
+        if self.violations:
+            details = "\n".join(f"  - {v}" for v in self.violations)
+            problems.append(
+                f"{len(self.violations)} violation(s) of Discord's OpenAPI spec or documented rules "
+                f"(a known spec gap belongs in tests/fakes/discord/spec_gaps.py, with its reason):\n{details}"
+            )
+        if problems:
+            raise AssertionError("\n".join(problems))
 
     async def wait_for(
         self, predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.005
@@ -482,6 +522,11 @@ class FakeDiscord:
                 f"{[c['name'] for c in self.commands.get(chan.guild_id, [])]}); sync the tree, or use "
                 "FakeDiscord(strict_commands=False)"
             )
+        if command is not None and not offered_in(command, chan):
+            raise LookupError(
+                f"/{path[0]} is not offered {'in DMs' if chan.is_dm else 'here'} (contexts "
+                f"{command.get('contexts')}): Discord's client would not let a user run it"
+            )
         return self.interaction_factory.application_command(
             command,
             path,
@@ -555,6 +600,7 @@ class FakeDiscord:
             definition=source.modal.get("components") if source and source.modal else None,
             message=self.state.messages.get(message) if message else None,
         )
+        record.triggered_by = source
         return await self._send_interaction(record)
 
     async def post_message(

@@ -7,6 +7,7 @@ render itself as the payload discord.py 2.7.1 parses. Tests may read any attribu
 from __future__ import annotations
 
 import datetime as dt
+import io
 import itertools
 import re
 import time
@@ -15,8 +16,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from PIL import Image
+
 from .errors import UNKNOWN_CHANNEL, UNKNOWN_GUILD, UNKNOWN_USER, ApiError
 from .permissions import ALL_PERMISSIONS, DEFAULT_EVERYONE, apply_overwrites
+from .render import render_components, render_embeds
 
 MiB = 1024 * 1024
 _USER_MENTION = re.compile(r"<@!?([0-9]+)>")
@@ -87,6 +91,11 @@ class User:
             "system": False,
             "flags": 0,
             "public_flags": 0,
+            "banner": None,
+            "accent_color": None,
+            "avatar_decoration_data": None,
+            "collectibles": None,
+            "primary_guild": None,
         }
 
 
@@ -279,9 +288,63 @@ class Guild:
             "soundboard_sounds": [],
         }
 
+    def rest_payload(self) -> dict[str, Any]:
+        """``GET /guilds/{id}`` (GuildWithCountsResponse): no gateway-only lists or state."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "icon": None,
+            "description": None,
+            "home_header": None,
+            "splash": None,
+            "discovery_splash": None,
+            "features": list(self.features),
+            "banner": None,
+            "owner_id": self.owner_id,
+            "application_id": None,
+            "region": "deprecated",
+            "afk_channel_id": None,
+            "afk_timeout": 300,
+            "system_channel_id": None,
+            "system_channel_flags": 0,
+            "widget_enabled": False,
+            "widget_channel_id": None,
+            "verification_level": 0,
+            "roles": [r.payload() for r in self.roles.values()],
+            "default_message_notifications": 0,
+            "mfa_level": 0,
+            "explicit_content_filter": 0,
+            "max_presences": None,
+            "max_members": 25000000,
+            "max_stage_video_channel_users": 50,
+            "max_video_channel_users": 25,
+            "vanity_url_code": None,
+            "premium_tier": self.premium_tier,
+            "premium_subscription_count": 0,
+            "preferred_locale": self.locale,
+            "rules_channel_id": None,
+            "safety_alerts_channel_id": None,
+            "public_updates_channel_id": None,
+            "premium_progress_bar_enabled": False,
+            "nsfw": False,
+            "nsfw_level": 0,
+            "emojis": [],
+            "stickers": [],
+            "incidents_data": None,
+        }
+
     def partial_payload(self) -> dict[str, Any]:
         """The partial ``guild`` object sent inside interactions."""
         return {"id": self.id, "locale": self.locale, "features": list(self.features)}
+
+
+def _image_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from an image's header (Pillow reads only the header here)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
 
 
 @dataclass(eq=False)
@@ -298,6 +361,11 @@ class Attachment:
     #: monotonic time after which the CDN URL is expired (None: never)
     expires_at: float | None = None
     created_at: float = field(default_factory=time.monotonic)
+    #: pixel size of an image, as Discord reports it (None for other files)
+    dimensions: tuple[int, int] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.dimensions = _image_size(self.data)
 
     @property
     def size(self) -> int:
@@ -320,6 +388,8 @@ class Attachment:
         }
         if self.content_type:
             out["content_type"] = self.content_type
+        if self.dimensions is not None:
+            out["width"], out["height"] = self.dimensions
         if self.description is not None:
             out["description"] = self.description
         if self.ephemeral:
@@ -397,7 +467,8 @@ class Message:
     def find_component(self, custom_id: str) -> dict[str, Any] | None:
         return next((c for c in self.iter_components() if c.get("custom_id") == custom_id), None)
 
-    def payload(self, cdn_base: str, *, member: dict[str, Any] | None = None) -> dict[str, Any]:
+    def payload(self, cdn_base: str) -> dict[str, Any]:
+        """The message as REST answers carry it (MessageResponse: no ``guild_id``, no ``member``)."""
         out: dict[str, Any] = {
             "id": self.id,
             "channel_id": self.channel_id,
@@ -405,8 +476,8 @@ class Message:
             "content": self.content,
             "author": self.author.payload(),
             "attachments": [a.payload(cdn_base) for a in self.attachments],
-            "embeds": list(self.embeds),
-            "components": list(self.components),
+            "embeds": render_embeds(self.embeds, self.attachments, cdn_base),
+            "components": render_components(self.components),
             "mentions": [u.payload() for u in self.mentions],
             "mention_roles": [],
             "mention_everyone": False,
@@ -416,10 +487,6 @@ class Message:
             "edited_timestamp": self.edited_timestamp,
             "flags": self.flags,
         }
-        if self.guild_id is not None:
-            out["guild_id"] = self.guild_id
-        if member is not None:
-            out["member"] = member
         if self.webhook_id is not None:
             out["webhook_id"] = self.webhook_id
         if self.application_id is not None:

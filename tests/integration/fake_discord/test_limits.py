@@ -71,3 +71,41 @@ def test_command_definition_limits() -> None:
         "0.options.0.type"
     ]
     assert validate_command_list([ok, ok]).flat[0][1] == "APPLICATION_COMMANDS_DUPLICATE_NAME"
+
+
+def test_command_and_option_names_follow_the_documented_rule() -> None:
+    from tests.fakes.discord.limits import chat_input_name_problem
+
+    for good in ("imagine", "img2img", "don't", "नमस्ते", "สวัสดี", "描く", "ünïcode-ok", "a_b-c"):
+        assert chat_input_name_problem(good) is None, good
+    assert "lowercase" in (chat_input_name_problem("Imagine") or "")
+    assert "lowercase" in (chat_input_name_problem("ÜBER") or "")
+    assert "not a letter" in (chat_input_name_problem("has space") or "")
+    assert "not a letter" in (chat_input_name_problem("draw🎨") or "")
+    assert chat_input_name_problem("x" * 33) is not None
+    assert chat_input_name_problem("") is not None
+
+
+def test_command_size_counts_the_longest_localization_up_to_4000() -> None:
+    def command(description: str, **extra: Any) -> dict[str, Any]:
+        options = [
+            {
+                "name": f"o{i:02d}",
+                "description": "d" * 97,
+                "type": 3,
+                "choices": [{"name": "c" * 99, "value": "v"}],
+            }
+            for i in range(19)
+        ]  # 19 x (3 + 97 + 99 + 1) = 3,800 characters
+        options.append({"name": "pp", "description": "d" * 96, "type": 3})  # 98 more: 3,898
+        return {"name": "big", "description": description, "options": options, **extra}
+
+    def size_errors(cmd: dict[str, Any]) -> list[str]:
+        return [code for _path, code, _message in validate_command_list([cmd]).flat]
+
+    assert size_errors(command("d" * 99)) == []  # 3 + 99 + 3,898 = 4,000: the limit itself
+    assert size_errors(command("d" * 100)) == ["APPLICATION_COMMAND_TOO_LARGE"]
+    # a localization longer than the default counts instead of it
+    assert size_errors(command("d" * 99, description_localizations={"fr": "x" * 99})) == []
+    longer = command("d" * 99, description_localizations={"fr": "x" * 100})
+    assert size_errors(longer) == ["APPLICATION_COMMAND_TOO_LARGE"]

@@ -76,6 +76,9 @@ async def test_sync_rejected_like_discord(fake_discord: FakeDiscord) -> None:
     assert (failure.value.status, failure.value.code) == (400, 50035)
     assert "Must be between 1 and 100 in length" in str(failure.value)
     assert fake_discord.guild_commands() == []  # nothing stored on failure
+    [violation] = fake_discord.take_violations()
+    assert violation.operation_id == "bulk_set_guild_application_commands"
+    assert (violation.json_path, violation.rule) == ("$[0].description", "maxLength: 100")
 
 
 async def test_raw_sync_errors_object(fake_discord: FakeDiscord) -> None:
@@ -116,6 +119,13 @@ async def test_raw_sync_errors_object(fake_discord: FakeDiscord) -> None:
     assert "autocomplete" in order["2"]
     assert "max_length" in order["3"]
     assert "In 0.name: Command name is invalid" in exc.value.text
+    assert sorted((v.json_path, v.source) for v in fake_discord.take_violations()) == [
+        ("$[0].name", "docs"),  # the name regex is a documented rule the spec cannot express
+        ("$[1].options", "spec"),  # maxItems 25
+        ("$[2].options[1].required", "docs"),  # required options first
+        ("$[2].options[2].autocomplete", "docs"),  # autocomplete with choices
+        ("$[2].options[3].max_length", "spec"),  # maximum 6000
+    ]
 
 
 async def test_login_with_wrong_token_fails(fake_discord_factory) -> None:

@@ -118,6 +118,13 @@ async def test_content_embed_and_component_limits(fake_discord_factory) -> None:
 
     assert fake_discord.stats.client_errors == 4
     assert len(fake_discord.channel_messages()) == 1
+    # each refusal is also a recorded violation (the fixture would fail the test on any left unclaimed)
+    assert [(v.json_path, v.rule) for v in fake_discord.take_violations()] == [
+        ("$.content", "docs: BASE_TYPE_MAX_LENGTH"),
+        ("$.embeds", "docs: MESSAGE_EMBED_SIZE_EXCEEDED"),
+        ("$.components[0].components[0].label", "maxLength: 80"),
+        ("$", "docs: CODE_50006"),
+    ]
 
 
 async def test_file_count_and_size_limits(fake_discord_factory) -> None:
@@ -128,6 +135,10 @@ async def test_file_count_and_size_limits(fake_discord_factory) -> None:
         await channel.send(files=[file(f"{i}.png", b"x") for i in range(11)])
     assert (exc.value.status, exc.value.code) == (400, 50035)
     assert "attachments" in exc.value.text
+    assert sorted((v.json_path, v.rule) for v in fake.take_violations()) == [
+        ("$.attachments", "maxItems: 10"),
+        ("$.files[10]", "multipart"),
+    ]
 
     with pytest.raises(discord.HTTPException) as exc:  # one file above the guild's upload limit
         await channel.send(file=file("big.png", b"x" * 1025))
@@ -181,3 +192,23 @@ async def test_dm_to_user_with_closed_dms(fake_discord: FakeDiscord) -> None:
     with pytest.raises(discord.Forbidden) as exc:
         await (await bot.fetch_user(int(carol.id))).send("hi")
     assert exc.value.code == 50007
+
+
+async def test_attachment_references_must_name_a_file_of_the_message(fake_discord: FakeDiscord) -> None:
+    _, channel = await started(fake_discord)
+    embed = discord.Embed(title="result").set_image(url="attachment://result.png")
+
+    with pytest.raises(discord.HTTPException) as exc:  # the embed names a file that was not uploaded
+        await channel.send(embed=embed, file=file("other.png", b"x"))
+    assert (exc.value.status, exc.value.code) == (400, 50035)
+    [violation] = fake_discord.take_violations()
+    assert (violation.json_path, violation.rule) == (
+        "$.embeds[0].image.url",
+        "docs: ATTACHMENT_REFERENCE_NOT_FOUND",
+    )
+
+    sent = await channel.send(embed=embed, file=file("result.png", b"x"))
+    attachment_url = sent.attachments[0].url
+    assert sent.embeds[0].image.url == attachment_url  # Discord resolves the reference to the file's URL
+    edited = await sent.edit(embed=embed.set_footer(text="kept"))  # the kept file still satisfies it
+    assert edited.embeds[0].footer.text == "kept"
