@@ -153,7 +153,6 @@ class App:
         )
         self.publisher = publisher
         engine.set_sink(publisher)
-        review.deliver_again = publisher.deliver
         intake = Intake(IntakeRepository(db), clock=self._clock)
         bot.controller = Controller(
             engine,

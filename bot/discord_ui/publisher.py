@@ -56,7 +56,8 @@ class Publisher:
         previews: bool = True,
         screen: Callable[[Job, list[tuple[str, bytes]]], Awaitable[Screened]] | None = None,
     ) -> None:
-        """``screen`` (output screening, see review.py) may spoiler the files or withhold them."""
+        """``screen`` (output screening, see review/holds.py) may spoiler the files, hold them for a
+        moderator or withhold them."""
         self._engine = engine
         self._messages = messages
         self._throttle = throttle
@@ -193,9 +194,9 @@ class Publisher:
         files, notes = await fit_files(files, limit)
         if self._screen is not None:
             screened = await self._screen(job, files)
-            if screened.notice is not None:  # withheld: a notice instead of the images
+            if screened.outcome is not JobState.DELIVERED:  # held or withheld: a notice, no images
                 ref = await self._messages.show(job, Payload(embed=screened.notice, view=None))
-                return Receipt(ref.channel_id, (ref.message_id or 0,))
+                return Receipt(ref.channel_id, (ref.message_id or 0,), outcome=screened.outcome)
             files = screened.files
         view = result_view(job.id, self._actions_for(job.template))
         for attempt in range(1, MAX_REFITS + 1):
