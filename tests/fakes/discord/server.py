@@ -17,6 +17,7 @@ from .cdn import Cdn
 from .events import MessageEvents
 from .faults import FaultInjector, Injection
 from .gateway import Gateway
+from .holds import Hold, Holds
 from .interactions import AttachmentSpec, InteractionFactory, InteractionRecord
 from .limits import MAX_REQUEST_SIZE
 from .messages import MessageWriter
@@ -113,6 +114,7 @@ class FakeDiscord:
         )
         self.message_events = MessageEvents(self.gateway, self.writer, self.bot_user, enabled=message_events)
         self.faults = FaultInjector()
+        self.holds = Holds()
         self.rate_limiter = RateLimiter(
             default_rules(
                 send_rate=send_rate,
@@ -130,6 +132,7 @@ class FakeDiscord:
             stats=self.stats,
             unexpected=self.unexpected,
             faults=self.faults,
+            holds=self.holds,
             limiter=self.rate_limiter,
             max_request_size=lambda: self.max_request_size,
             token_ok=self._token_ok,
@@ -171,6 +174,7 @@ class FakeDiscord:
 
     async def stop(self) -> None:
         """Runs ``on_stop`` callbacks (e.g. closing clients from ``start_client``), then shuts down."""
+        self.holds.release_all()
         callbacks, self._on_stop = self._on_stop, []
         errors: list[BaseException] = []
         for callback in reversed(callbacks):
@@ -390,6 +394,11 @@ class FakeDiscord:
 
     def clear_injections(self) -> None:
         self.faults.clear()
+
+    def hold(self, pattern: str) -> Hold:
+        """Holds the next request matching ``pattern`` ("PATCH /channels/*/messages/*") before anything
+        happens to it, until ``release()``: see holds.py."""
+        return self.holds.arm(pattern)
 
     # ------------------------------------------------------------------ gateway
     async def dispatch(self, event: str, data: dict[str, Any], *, guild: Any = None) -> int:
