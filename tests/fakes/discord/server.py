@@ -395,10 +395,10 @@ class FakeDiscord:
     def clear_injections(self) -> None:
         self.faults.clear()
 
-    def hold(self, pattern: str) -> Hold:
-        """Holds the next request matching ``pattern`` ("PATCH /channels/*/messages/*") before anything
-        happens to it, until ``release()``: see holds.py."""
-        return self.holds.arm(pattern)
+    def hold(self, pattern: str, *, when: Callable[[RecordedRequest], bool] | None = None) -> Hold:
+        """Holds the next request matching ``pattern`` ("PATCH /channels/*/messages/*") and ``when``
+        before anything happens to it, until ``release()``: see holds.py."""
+        return self.holds.arm(pattern, when)
 
     # ------------------------------------------------------------------ gateway
     async def dispatch(self, event: str, data: dict[str, Any], *, guild: Any = None) -> int:

@@ -104,3 +104,17 @@ async def test_a_held_request_is_applied_only_once_released(fake_discord) -> Non
     await asyncio.wait_for(edit, 5)
     assert hold.handled.is_set()
     assert fake_discord.message(msg.id).content == "held"
+
+
+async def test_a_hold_can_pick_one_request_by_its_body(fake_discord) -> None:
+    channel = await channel_of(fake_discord)
+    msg = await channel.send("zeroth")
+    msg = await msg.edit(content="first")
+    hold = fake_discord.hold("PATCH /channels/*", when=lambda r: (r.json or {}).get("content") == "pick me")
+    await msg.edit(content="not me")  # passes
+    edit = asyncio.ensure_future(msg.edit(content="pick me"))
+    await asyncio.wait_for(hold.arrived.wait(), 5)
+    assert fake_discord.message(msg.id).content == "not me"
+    hold.release()
+    await asyncio.wait_for(edit, 5)
+    assert fake_discord.message(msg.id).content == "pick me"
