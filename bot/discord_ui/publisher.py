@@ -180,7 +180,12 @@ class Publisher:
     async def deliver(self, job: Job, outputs: Sequence[OutputRef]) -> Receipt:
         """Turn the status message into the result; more than ten images go to follow-ups."""
         await self._messages.wait_ready(job)
-        async with self._lock(job.id):
+        lock = self._lock(job.id)
+        if lock.locked():
+            # A progress edit is on its way to Discord: had the result gone first, that edit would land
+            # after it and hide it. It waits (a progress edit retried on 429s can take a while).
+            log.info("job=%s posting the result waits for the status edit in flight", job.id)
+        async with lock:
             receipt = await self._deliver_locked(job, outputs)
         self._done_with(job.id)
         return receipt

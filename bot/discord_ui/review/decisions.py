@@ -35,6 +35,15 @@ TOLD: dict[ReviewOutcome, str] = {
 }
 
 
+async def acknowledge(interaction: discord.Interaction[Any]) -> None:
+    """Acknowledge a moderator's click or form: the review message it came from is edited later (a
+    form submitted without one, e.g. forged, gets a private "thinking" answer instead)."""
+    if interaction.message is not None:
+        await interaction.response.defer()
+    else:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+
+
 class ReviewDecisions:
     """Applies moderators' decisions on requests under review."""
 
@@ -62,9 +71,9 @@ class ReviewDecisions:
 
     @answers_errors
     async def approve(self, interaction: discord.Interaction[Any], job_id: str) -> None:
-        await interaction.response.defer()
         job = await self._job(job_id)
         await self._access.require(interaction, job, Action.MODERATE)
+        await acknowledge(interaction)
         await self._decide(interaction, job, ReviewOutcome.APPROVE)
 
     @answers_errors
@@ -73,7 +82,7 @@ class ReviewDecisions:
         job = await self._job(job_id)
         await self._access.require(interaction, job, Action.MODERATE)
         if job.state is not JobState.PENDING_REVIEW:
-            await interaction.response.defer()
+            await acknowledge(interaction)
             await self._already(interaction, job.id)
             return
         await interaction.response.send_modal(decision_form(job.id, interaction.user.id, ban=ban))
@@ -90,11 +99,11 @@ class ReviewDecisions:
         duration: str,
     ) -> None:
         """The Reject / Reject-and-ban form came back; the access rule is asked again here."""
-        await interaction.response.defer()
         if opened_by != interaction.user.id:
             raise AccessDenied("This form was opened by another moderator; open your own from the buttons.")
         job = await self._job(job_id)
         await self._access.require(interaction, job, Action.MODERATE)
+        await acknowledge(interaction)
         seconds = parse_duration(duration) if ban else None  # a typo must change nothing
         outcome = ReviewOutcome.BAN if ban else ReviewOutcome.REJECT
         await self._decide(interaction, job, outcome, reason=reason.strip(), ban_seconds=seconds)

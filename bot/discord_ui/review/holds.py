@@ -28,6 +28,7 @@ from bot.discord_ui.moderation import NO_PINGS, ModLog
 from bot.discord_ui.presenter import answers_errors
 from bot.discord_ui.publisher import fit_files
 from bot.discord_ui.review.buttons import hold_view
+from bot.discord_ui.review.decisions import acknowledge
 from bot.discord_ui.review.lane import discord_files, spoiler
 from bot.discord_ui.review.render import (
     DISCARD_REASON,
@@ -215,11 +216,11 @@ class OutputHolds:
         self, interaction: discord.Interaction[Any], job_id: str, *, release: bool
     ) -> None:
         """Release or Discard held results; the first moderator to click decides."""
-        await interaction.response.defer()
         job = await self._engine.jobs.get(job_id)
         if job is None:
             raise JobNotFound("This job no longer exists.")
         await self._access.require(interaction, job, Action.MODERATE)
+        await acknowledge(interaction)
         moderator = interaction.user.id
         try:
             async with self._engine.db.transaction():
