@@ -72,6 +72,8 @@ class Publisher:
         self._queued: dict[str, int] = {}  # waiting job -> its channel, to refresh positions
         self._shown: dict[str, object] = {}
         self._shown_seq: dict[str, int] = {}  # the newest engine update each message showed
+        self.results_waiting: set[str] = set()
+        """Jobs whose result waits, right now, for a status edit still on its way to Discord."""
 
     def start(self, supervisor: Supervisor) -> None:
         supervisor.loop("status-publisher", self._run)
@@ -185,8 +187,13 @@ class Publisher:
             # A progress edit is on its way to Discord: had the result gone first, that edit would land
             # after it and hide it. It waits (a progress edit retried on 429s can take a while).
             log.info("job=%s posting the result waits for the status edit in flight", job.id)
-        async with lock:
-            receipt = await self._deliver_locked(job, outputs)
+            self.results_waiting.add(job.id)
+        try:
+            async with lock:
+                self.results_waiting.discard(job.id)
+                receipt = await self._deliver_locked(job, outputs)
+        finally:
+            self.results_waiting.discard(job.id)
         self._done_with(job.id)
         return receipt
 
