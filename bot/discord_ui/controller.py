@@ -2,10 +2,11 @@
 follow-up buttons, /show re-runs) goes through ``_submit``, so moderation and limits apply to all,
 and every path that touches an existing job asks the one access rule first (``JobAccess``).
 
-Handlers acknowledge first (Discord's 3-second deadline) and only then touch attachments, the
-database or ComfyUI. Whatever a handler raises reaches the member through the one presenter
-(``answers_errors``); a handler that answered with a public "thinking" placeholder has it replaced
-by the private answer (deleted first when no job came of it).
+Handlers acknowledge quickly (Discord's 3-second deadline): one on an existing job asks the access
+rule first (a few database reads), so a refusal is a private answer that leaves no public trace, then
+acknowledges; attachments and ComfyUI come after. Whatever a handler raises reaches the member through
+the one presenter (``answers_errors``); a handler that answered with a public "thinking" placeholder
+has it replaced by the private answer (deleted first when no job came of it).
 """
 
 from __future__ import annotations

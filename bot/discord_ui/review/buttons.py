@@ -25,6 +25,15 @@ REASON_INPUT: Final = "reason"
 DURATION_INPUT: Final = "duration"
 
 
+async def acknowledge(interaction: discord.Interaction[Any]) -> None:
+    """Acknowledge a moderator's click or form: the review message it came from is edited later (a
+    form submitted without one, e.g. forged, gets a private "thinking" answer instead)."""
+    if interaction.message is not None:
+        await interaction.response.defer()
+    else:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+
+
 class _DeskButton(ui.DynamicItem[ui.Button[Any]], template=r"cc:rv:base:(?P<job>never)"):
     """A moderator button whose custom_id is ``<prefix><job id>``; subclasses set the template."""
 

@@ -17,7 +17,7 @@ import discord
 from bot.discord_ui.access import AccessDenied, JobAccess
 from bot.discord_ui.moderation import BAN_CANCEL_REASON, NO_PINGS, ModLog, cancel_open_jobs
 from bot.discord_ui.presenter import answers_errors
-from bot.discord_ui.review.buttons import decision_form
+from bot.discord_ui.review.buttons import acknowledge, decision_form
 from bot.discord_ui.review.lane import ReviewLane
 from bot.discord_ui.review.render import decision_line, review_embed
 from bot.errors import JobNotFound
@@ -33,15 +33,6 @@ TOLD: dict[ReviewOutcome, str] = {
     ReviewOutcome.APPROVE: "Approved: the job is queued.",
     ReviewOutcome.REJECT: "Rejected; the member sees it on their status message.",
 }
-
-
-async def acknowledge(interaction: discord.Interaction[Any]) -> None:
-    """Acknowledge a moderator's click or form: the review message it came from is edited later (a
-    form submitted without one, e.g. forged, gets a private "thinking" answer instead)."""
-    if interaction.message is not None:
-        await interaction.response.defer()
-    else:
-        await interaction.response.defer(ephemeral=True, thinking=True)
 
 
 class ReviewDecisions:

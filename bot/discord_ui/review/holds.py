@@ -27,8 +27,7 @@ from bot.discord_ui.access import JobAccess, channel_is_nsfw
 from bot.discord_ui.moderation import NO_PINGS, ModLog
 from bot.discord_ui.presenter import answers_errors
 from bot.discord_ui.publisher import fit_files
-from bot.discord_ui.review.buttons import hold_view
-from bot.discord_ui.review.decisions import acknowledge
+from bot.discord_ui.review.buttons import acknowledge, hold_view
 from bot.discord_ui.review.lane import discord_files, spoiler
 from bot.discord_ui.review.render import (
     DISCARD_REASON,
