@@ -184,3 +184,16 @@ async def test_discarded_results_are_withheld_and_the_member_is_told(bot: BotUnd
     assert told.attachments == []
     assert field(fake.message(held.id), "Decision") == f"🗑️ Discarded by {fake.moderator.mention}"
     assert fake.message(held.id).components == []
+
+
+async def test_release_of_images_no_longer_stored_says_so_and_changes_nothing(bot: BotUnderTest) -> None:
+    """Results held before holds were job states may have lost their images to the janitor."""
+    fake = bot.fake
+    _, job_id, held = await held_job(bot)
+    for output in await bot.engine.outputs.list_for_job(job_id):
+        output.path.unlink()
+    record = await fake.click(f"cc:out:release:{job_id}", held, user=fake.moderator)
+    answer = await reply_of(fake, record)
+    assert answer == "The images of this job are no longer stored, so they can't be released."
+    assert (await bot.engine.jobs.get(job_id)).state is JobState.HELD
+    assert labels(fake.message(held.id)) == ["Release", "Discard"]  # Discard still tells the member

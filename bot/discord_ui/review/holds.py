@@ -37,7 +37,7 @@ from bot.discord_ui.review.render import (
     output_decision_line,
 )
 from bot.discord_ui.status import message_nonce
-from bot.errors import JobNotFound
+from bot.errors import BotError, JobNotFound
 from bot.jobs.engine import JobEngine
 from bot.jobs.model import Job, MessageRef
 from bot.jobs.states import IllegalTransition, JobState
@@ -219,6 +219,8 @@ class OutputHolds:
         if job is None:
             raise JobNotFound("This job no longer exists.")
         await self._access.require(interaction, job, Action.MODERATE)
+        if release and job.state is JobState.HELD and not await self._stored(job):
+            raise BotError("The images of this job are no longer stored, so they can't be released.")
         await acknowledge(interaction)
         moderator = interaction.user.id
         try:
@@ -245,6 +247,10 @@ class OutputHolds:
         await self._show(interaction, decided, line)
         await self._mod_log.post(job.guild_id, f"{line} — held result of job `{job.id}` of <@{job.user_id}>")
         await interaction.followup.send("Released." if release else "Discarded.", ephemeral=True)
+
+    async def _stored(self, job: Job) -> bool:
+        outputs = await self._engine.outputs.list_for_job(job.id)
+        return bool(outputs) and all(o.path.exists() for o in outputs)
 
     async def _already(self, interaction: discord.Interaction[Any], job: Job) -> None:
         entries = await self._moderation.audit.for_job(job.id)
