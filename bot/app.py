@@ -167,7 +167,6 @@ class App:
         )
         self.publisher = publisher
         engine.set_sink(publisher)
-        review.deliver_again = publisher.deliver
         intake = Intake(IntakeRepository(db), clock=self._clock, max_image_side=s.image_max_side)
         bot.controller = Controller(
             engine,

@@ -1,4 +1,5 @@
-"""The discord.py client: registers the buttons and commands in ``setup_hook`` and syncs them sparingly."""
+"""The discord.py client: registers the buttons, forms and commands in ``setup_hook`` and syncs them
+sparingly. It is the ``ActionHost`` the buttons and forms find their handlers through (host.py)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_ui.commands import build_command
-from bot.discord_ui.components import DYNAMIC_ITEMS
+from bot.discord_ui.components import DYNAMIC_ITEMS, EDIT_FORM, edit_submitted
 from bot.discord_ui.controller import Controller
+from bot.discord_ui.forms import FormRouter
 from bot.discord_ui.general import general_commands
+from bot.discord_ui.host import JobActions, ReviewActions
 from bot.discord_ui.moderation import moderation_commands
 from bot.discord_ui.presenter import present
-from bot.discord_ui.review import REVIEW_ITEMS
+from bot.discord_ui.review import REVIEW_ITEMS, ReviewDesk
 from bot.storage import MetaRepository
 from bot.templates import Param, Template
 
@@ -62,10 +65,26 @@ class ComfyBot(commands.Bot):
         self._dev_guild_id = dev_guild_id
         self._autocomplete = autocomplete or (lambda template, param, current: [])
         self.synced: str | None = None
+        self.forms = FormRouter()
+        """Where submitted forms (modals) find their handlers, before and after a restart."""
+
+    @property
+    def job_actions(self) -> JobActions:
+        return self.controller
+
+    @property
+    def review_actions(self) -> ReviewActions | None:
+        return self.controller.review
+
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        """discord.py dispatches every interaction here too: our forms are routed from here."""
+        await self.forms.dispatch(interaction)
 
     async def setup_hook(self) -> None:
         for item in (*DYNAMIC_ITEMS, *REVIEW_ITEMS):
             self.add_dynamic_items(item)
+        self.forms.add(EDIT_FORM, edit_submitted)
+        ReviewDesk.register_forms(self.forms)
         for template in self.controller.templates:
             self.tree.add_command(build_command(template, self.controller.run_template, self._autocomplete))
         for command in general_commands(self.controller, self):

@@ -1,23 +1,25 @@
-"""Buttons on status and result messages. DynamicItems carry the job id in their custom_id, so they
-keep working after a restart: nothing about them lives in memory.
+"""Buttons and the Edit form on status and result messages. DynamicItems carry the job id in their
+custom_id and the Edit form carries the job and the member (see forms.py), so they keep working after
+a restart: nothing about them lives in memory. They find their handlers through ``host.job_actions``.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Mapping
+from typing import Any, Final
 
 import discord
 from discord import ui
 
-if TYPE_CHECKING:
-    from bot.discord_ui.controller import Controller
+from bot.discord_ui.forms import unkept
+from bot.discord_ui.host import job_actions
+from bot.discord_ui.presenter import answers_errors
 
 JOB = r"(?P<job>[0-9A-Z]{8})"
-
-
-def controller_of(interaction: discord.Interaction[Any]) -> Controller:
-    return cast("Controller", getattr(interaction.client, "controller"))  # noqa: B009 - set by the app
+USER = r"(?P<user>[0-9]{1,20})"
+EDIT_FORM: Final = rf"cc:editform:{JOB}:{USER}"
+"""The Edit form's custom_id: the job and the member who opened it, so two editors never collide."""
 
 
 class _JobButton(ui.DynamicItem[ui.Button[Any]], template=r"cc:base:(?P<job>never)"):
@@ -52,8 +54,9 @@ class CancelButton(_JobButton, template=rf"cc:cancel:{JOB}"):
     def __init__(self, job_id: str) -> None:
         super().__init__(job_id, label="Cancel", style=discord.ButtonStyle.secondary, emoji="✖️")
 
+    @answers_errors
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await controller_of(interaction).cancel_button(interaction, self.job_id)
+        await job_actions(interaction).cancel_button(interaction, self.job_id)
 
 
 class RerollButton(_JobButton, template=rf"cc:reroll:{JOB}"):
@@ -62,8 +65,9 @@ class RerollButton(_JobButton, template=rf"cc:reroll:{JOB}"):
     def __init__(self, job_id: str) -> None:
         super().__init__(job_id, label="Re-roll", style=discord.ButtonStyle.primary, emoji="🎲")
 
+    @answers_errors
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await controller_of(interaction).reroll(interaction, self.job_id)
+        await job_actions(interaction).reroll(interaction, self.job_id)
 
 
 class EditButton(_JobButton, template=rf"cc:edit:{JOB}"):
@@ -72,8 +76,9 @@ class EditButton(_JobButton, template=rf"cc:edit:{JOB}"):
     def __init__(self, job_id: str) -> None:
         super().__init__(job_id, label="Edit", style=discord.ButtonStyle.secondary, emoji="✏️")
 
+    @answers_errors
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await controller_of(interaction).edit(interaction, self.job_id)
+        await job_actions(interaction).edit(interaction, self.job_id)
 
 
 class DeleteButton(_JobButton, template=rf"cc:delete:{JOB}"):
@@ -82,8 +87,9 @@ class DeleteButton(_JobButton, template=rf"cc:delete:{JOB}"):
     def __init__(self, job_id: str) -> None:
         super().__init__(job_id, label="Delete", style=discord.ButtonStyle.danger, emoji="🗑️")
 
+    @answers_errors
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await controller_of(interaction).delete(interaction, self.job_id)
+        await job_actions(interaction).delete(interaction, self.job_id)
 
 
 class FollowUpButton(ui.DynamicItem[ui.Button[Any]], template=rf"cc:act:{JOB}:(?P<index>[0-9]{{1,2}})"):
@@ -104,8 +110,9 @@ class FollowUpButton(ui.DynamicItem[ui.Button[Any]], template=rf"cc:act:{JOB}:(?
     ) -> FollowUpButton:
         return cls(match["job"], int(match["index"]))
 
+    @answers_errors
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await controller_of(interaction).follow_up(interaction, self.job_id, self.index)
+        await job_actions(interaction).follow_up(interaction, self.job_id, self.index)
 
 
 DYNAMIC_ITEMS: tuple[type[ui.DynamicItem[Any]], ...] = (
@@ -134,24 +141,25 @@ def result_view(job_id: str, actions: list[str]) -> ui.View:
     return view
 
 
-class EditModal(ui.Modal):
-    """Prefilled text parameters of a job; submitting starts a new job with the changes."""
-
-    def __init__(self, job_id: str, template: str, texts: dict[str, tuple[str, int]]) -> None:
-        super().__init__(title=f"Edit /{template}"[:45], timeout=600, custom_id=f"cc:editmodal:{job_id}")
-        self.job_id = job_id
-        self.fields: dict[str, ui.TextInput[Any]] = {}
-        for name, (value, max_length) in list(texts.items())[:5]:
-            field: ui.TextInput[Any] = ui.TextInput(
+def edit_form(job_id: str, user_id: int, template: str, texts: dict[str, tuple[str, int]]) -> ui.Modal:
+    """The Edit form: a job's text parameters, prefilled; each input's custom_id is the parameter."""
+    form = ui.Modal(title=f"Edit /{template}"[:45], custom_id=f"cc:editform:{job_id}:{user_id}")
+    for name, (value, max_length) in list(texts.items())[:5]:
+        form.add_item(
+            ui.TextInput(
                 label=name[:45],
+                custom_id=name[:100],
                 default=value[:4000],
                 style=discord.TextStyle.paragraph if max_length > 100 else discord.TextStyle.short,
                 max_length=min(4000, max_length),
                 required=False,
             )
-            self.fields[name] = field
-            self.add_item(field)
+        )
+    return unkept(form)
 
-    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
-        values = {name: field.value for name, field in self.fields.items()}
-        await controller_of(interaction).edit_submitted(interaction, self.job_id, values)
+
+async def edit_submitted(
+    interaction: discord.Interaction[Any], match: re.Match[str], values: Mapping[str, str]
+) -> None:
+    """The FormRouter's handler for EDIT_FORM."""
+    await job_actions(interaction).edit_submitted(interaction, match["job"], int(match["user"]), values)

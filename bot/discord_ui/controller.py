@@ -1,13 +1,18 @@
 """What happens when a member acts: every path that can start a job (slash command, Re-roll, Edit,
-follow-up buttons, /show re-runs) goes through ``_submit``, so moderation and limits apply to all.
+follow-up buttons, /show re-runs) goes through ``_submit``, so moderation and limits apply to all,
+and every path that touches an existing job asks the one access rule first (``JobAccess``).
 
-Handlers acknowledge first (Discord's 3-second deadline) and only then touch attachments, the
-database or ComfyUI.
+Handlers acknowledge quickly (Discord's 3-second deadline): one on an existing job asks the access
+rule first (a few database reads), so a refusal is a private answer that leaves no public trace, then
+acknowledges; attachments and ComfyUI come after. Whatever a handler raises reaches the member through
+the one presenter (``answers_errors``); a handler that answered with a public "thinking" placeholder
+has it replaced by the private answer (deleted first when no job came of it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -16,18 +21,23 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.discord_ui.access import AccessDenied, JobAccess, channel_is_nsfw, role_ids
 from bot.discord_ui.attachments import read_attachment
-from bot.discord_ui.components import EditModal, waiting_view
-from bot.discord_ui.presenter import describe, reply
-from bot.discord_ui.render import status_embed
+from bot.discord_ui.components import edit_form, result_view, waiting_view
+from bot.discord_ui.moderation import MODERATOR_CANCEL_REASON
+from bot.discord_ui.presenter import answers_errors, answers_errors_with, describe, reply
+from bot.discord_ui.publisher import fit_files
+from bot.discord_ui.render import result_embed, status_embed
 from bot.discord_ui.status import Payload, StatusMessages
 from bot.errors import BotError, InvalidInput, JobNotFound
 from bot.jobs.engine import JobEngine
 from bot.jobs.model import Job
 from bot.jobs.planning import Attachment, JobRequest
-from bot.jobs.states import OPEN_STATES, JobState
+from bot.jobs.states import OPEN_STATES
 from bot.jobs.updates import JobUpdate
-from bot.moderation import ModerationService, RequestContext, is_moderator
+from bot.moderation import ModerationService, RequestContext, is_moderator, record_cancel
+from bot.moderation.access import Action
+from bot.moderation.audit import screening_verdict
 from bot.templates import ParamType, Template, TemplateSet, follow_up_values
 
 if TYPE_CHECKING:
@@ -35,6 +45,12 @@ if TYPE_CHECKING:
     from bot.discord_ui.review import ReviewDesk
 
 log = logging.getLogger(__name__)
+
+
+async def _replace_placeholder(
+    controller: Controller, interaction: discord.Interaction[Any], error: BaseException
+) -> None:
+    await controller.fail_deferred(interaction, error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +83,12 @@ class Controller:
         self.review = review
         self.intake = intake
         self.clock = clock
+        self.access = JobAccess(moderation, anyone_can_reroll=self.options.anyone_can_reroll)
+        """The one access rule, asked by every handler that touches an existing job."""
 
     # --- entry points ---------------------------------------------------------------------------------
 
+    @answers_errors_with(_replace_placeholder)
     async def run_template(
         self, interaction: discord.Interaction[Any], template: Template, values: dict[str, Any]
     ) -> None:
@@ -91,12 +110,11 @@ class Controller:
             ]
             plain = {k: v for k, v in values.items() if not isinstance(v, discord.Attachment)}
             await self._submit(interaction, template.name, plain, attachments)
-        except Exception as exc:
-            await self._fail_deferred(interaction, exc)
         finally:
             if self.intake is not None:
                 await self.intake.done(interaction.id)
 
+    @answers_errors_with(_replace_placeholder)
     async def submit_recovered(
         self,
         interaction: discord.Interaction[Any],
@@ -105,14 +123,11 @@ class Controller:
         attachments: list[Attachment],
     ) -> None:
         """Finish a journalled command after a restart (``interaction`` is a RecoveredInteraction)."""
-        try:
-            existing = await self.engine.jobs.get_by_request(str(interaction.id))
-            if existing is not None:
-                await self.reattach(interaction, existing)
-                return
-            await self._submit(interaction, template_name, values, attachments)
-        except Exception as exc:
-            await self._fail_deferred(interaction, exc)
+        existing = await self.engine.jobs.get_by_request(str(interaction.id))
+        if existing is not None:
+            await self.reattach(interaction, existing)
+            return
+        await self._submit(interaction, template_name, values, attachments)
 
     async def reattach(self, interaction: discord.Interaction[Any], job: Job) -> None:
         """A recovered command whose job exists: what was decided stays decided (no moderation, no
@@ -129,111 +144,151 @@ class Controller:
                 job, Payload(embed=self._status_embed(update), view=waiting_view(job.id))
             )
 
+    @answers_errors
     async def cancel_button(self, interaction: discord.Interaction[Any], job_id: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            job = await self._job(job_id)
-            moderator = await self._is_moderator(interaction)
-            if job.user_id != interaction.user.id and not moderator:
-                raise JobNotFound("Only the member who asked for this job (or a moderator) can cancel it.")
-            await self.engine.cancel(job.id, by_user=None if moderator else interaction.user.id)
-            await interaction.followup.send(f"Cancelled job `{job.id}`.", ephemeral=True)
-        except Exception as exc:
-            await reply(interaction, describe(exc))
+        await self._cancel(interaction, await self._job(job_id))
 
+    @answers_errors
     async def cancel_command(self, interaction: discord.Interaction[Any], job_id: str | None) -> None:
+        """/cancel: the given job, or the member's newest open job in this server."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            if job_id is None:
-                mine = await self.engine.jobs.list_by_user(
-                    interaction.user.id,
-                    states=(JobState.PENDING_REVIEW, JobState.QUEUED, JobState.DISPATCHED, JobState.RUNNING),
-                )
-                if not mine:
-                    raise JobNotFound("You have no jobs waiting or running.")
-                job_id = mine[-1].id
-            job = await self.engine.cancel(job_id, by_user=interaction.user.id)
-            await interaction.followup.send(f"Cancelled job `{job.id}`.", ephemeral=True)
-        except Exception as exc:
-            await reply(interaction, describe(exc))
+        if job_id is not None:
+            await self._cancel(interaction, await self._job(job_id))
+            return
+        mine = []
+        if interaction.guild_id is not None:
+            mine = await self.engine.jobs.list_for_guild(
+                interaction.guild_id, states=OPEN_STATES, user_id=interaction.user.id, limit=1
+            )
+        if not mine:
+            raise JobNotFound("You have no jobs waiting or running here.")
+        await self._cancel(interaction, mine[0])
 
+    async def _cancel(self, interaction: discord.Interaction[Any], job: Job) -> None:
+        allowed = await self.access.require(interaction, job, Action.CANCEL)
+        if allowed.as_moderator:
+            cancelled = await self.engine.cancel(job.id, reason=MODERATOR_CANCEL_REASON)
+            if self.moderation is not None:
+                await record_cancel(
+                    self.moderation.audit,
+                    guild_id=job.guild_id,
+                    actor_id=interaction.user.id,
+                    owner_id=job.user_id,
+                    job_id=job.id,
+                    reason=MODERATOR_CANCEL_REASON,
+                )
+        else:
+            cancelled = await self.engine.cancel(job.id, by_user=interaction.user.id)
+        await interaction.followup.send(f"Cancelled job `{cancelled.id}`.", ephemeral=True)
+
+    @answers_errors_with(_replace_placeholder)
     async def reroll(self, interaction: discord.Interaction[Any], job_id: str) -> None:
         """Same parameters and images, a new seed."""
+        job = await self._job(job_id)
+        await self.access.require(interaction, job, Action.REROLL)  # a refusal leaves no public trace
         await interaction.response.defer(thinking=True)
-        try:
-            job = await self._job(job_id)
-            if (
-                job.user_id != interaction.user.id
-                and not self.options.anyone_can_reroll
-                and not await self._is_moderator(interaction)
-            ):
-                raise JobNotFound("Only the member who asked for this image can re-roll it.")
-            template = self._template(job.template)
-            values = {k: v for k, v in job.params.items() if not _is_seed(template, k)}
-            await self._submit(interaction, job.template, values, await self._inputs_of(job))
-        except Exception as exc:
-            await self._fail_deferred(interaction, exc)
+        template = self._template(job.template)
+        values = {k: v for k, v in job.params.items() if not _is_seed(template, k)}
+        await self._submit(interaction, job.template, values, await self._inputs_of(job))
 
+    @answers_errors
     async def edit(self, interaction: discord.Interaction[Any], job_id: str) -> None:
         """Open a form with the job's text parameters; submitting it starts a new job."""
-        try:
-            job = await self._job(job_id)
-            if job.user_id != interaction.user.id and not await self._is_moderator(interaction):
-                raise JobNotFound("Only the member who asked for this image can edit it.")
-            template = self._template(job.template)
-            texts = {
-                p.name: (str(job.params.get(p.name, "")), p.max_length or 4000)
-                for p in template.params
-                if p.type is ParamType.TEXT
-            }
-            if not texts:
-                raise InvalidInput(f"/{template.name} has no text to edit; use Re-roll instead.")
-            await interaction.response.send_modal(EditModal(job.id, template.name, texts))
-        except Exception as exc:
-            await reply(interaction, describe(exc))
+        job = await self._job(job_id)
+        await self.access.require(interaction, job, Action.EDIT)
+        template = self._template(job.template)
+        texts = {
+            p.name: (str(job.params.get(p.name, "")), p.max_length or 4000)
+            for p in template.params
+            if p.type is ParamType.TEXT
+        }
+        if not texts:
+            raise InvalidInput(f"/{template.name} has no text to edit; use Re-roll instead.")
+        await interaction.response.send_modal(edit_form(job.id, interaction.user.id, template.name, texts))
 
+    @answers_errors_with(_replace_placeholder)
     async def edit_submitted(
-        self, interaction: discord.Interaction[Any], job_id: str, texts: Mapping[str, str]
+        self,
+        interaction: discord.Interaction[Any],
+        job_id: str,
+        opened_by: int,
+        texts: Mapping[str, str],
     ) -> None:
+        """The Edit form came back (``opened_by``: the member it was opened for)."""
+        if opened_by != interaction.user.id:
+            raise AccessDenied("This form was opened by someone else; press Edit to open your own.")
+        job = await self._job(job_id)
+        await self.access.require(interaction, job, Action.EDIT)
         await interaction.response.defer(thinking=True)
-        try:
-            job = await self._job(job_id)
-            values = {**job.params, **{k: v for k, v in texts.items() if v != ""}}
-            await self._submit(interaction, job.template, values, await self._inputs_of(job))
-        except Exception as exc:
-            await self._fail_deferred(interaction, exc)
+        template = self._template(job.template)
+        changed = {k: v for k, v in texts.items() if v != "" and template.has_param(k)}
+        values = {**job.params, **changed}
+        await self._submit(interaction, job.template, values, await self._inputs_of(job))
 
+    @answers_errors_with(_replace_placeholder)
     async def follow_up(self, interaction: discord.Interaction[Any], job_id: str, index: int) -> None:
         """A template's follow-up action (e.g. Upscale) on this job's first result."""
+        job = await self._job(job_id)
+        await self.access.require(interaction, job, Action.FOLLOW_UP)
         await interaction.response.defer(thinking=True)
-        try:
-            job = await self._job(job_id)
-            template = self._template(job.template)
-            if index >= len(template.actions):
-                raise InvalidInput("That button no longer exists on this template.")
-            action = template.actions[index]
-            target = self._template(action.template)
-            outputs = await self.engine.outputs.list_for_job(job.id)
-            if not outputs or not outputs[0].path.exists():
-                raise InvalidInput("The result image is no longer stored; run the job again first.")
-            data = outputs[0].path.read_bytes()
-            values = follow_up_values(action, target, job.params)
-            attachment = Attachment(action.image_param, f"{job.id}.png", data)
-            await self._submit(interaction, target.name, dict(values), [attachment])
-        except Exception as exc:
-            await self._fail_deferred(interaction, exc)
+        template = self._template(job.template)
+        if index >= len(template.actions):
+            raise InvalidInput("That button no longer exists on this template.")
+        action = template.actions[index]
+        target = self._template(action.template)
+        outputs = await self.engine.outputs.list_for_job(job.id)
+        if not outputs or not outputs[0].path.exists():
+            raise InvalidInput("The result image is no longer stored; run the job again first.")
+        data = await self.engine.spool.read(outputs[0].path)
+        values = follow_up_values(action, target, job.params)
+        attachment = Attachment(action.image_param, f"{job.id}.png", data)
+        await self._submit(interaction, target.name, dict(values), [attachment])
 
+    @answers_errors_with(_replace_placeholder)
+    async def show(self, interaction: discord.Interaction[Any], job_id: str) -> None:
+        """/show: post a delivered job's results again, with working buttons (the access rule decides
+        who, where, and which results: see ``bot.moderation.access``)."""
+        job = await self._job(job_id)
+        await self.access.require(interaction, job, Action.SHOW)  # a refusal leaves no public trace
+        await interaction.response.defer(thinking=True)
+        outputs = await self.engine.outputs.list_for_job(job.id)
+        if not outputs or not all(o.path.exists() for o in outputs):
+            raise InvalidInput(f"The images of job `{job.id}` are no longer stored.")
+        # Screening spoilered them when they were delivered: they stay spoilered. (Results withheld
+        # before holds were job states were still marked DELIVERED: they stay withheld.)
+        verdict = await screening_verdict(self.moderation.audit, job.id) if self.moderation else None
+        if verdict in ("review", "block"):
+            raise AccessDenied(f"The result of job `{job.id}` was withheld, so it can't be shown.")
+        prefix = "SPOILER_" if verdict == "spoiler" else ""
+        stored = [
+            (f"{prefix}{job.id}_{o.index + 1}{o.path.suffix}", await self.engine.spool.read(o.path))
+            for o in outputs[:10]
+        ]
+        # This interaction says what this channel accepts per file, like the original delivery.
+        fitted, notes = await fit_files(stored, interaction.filesize_limit)
+        files = [discord.File(io.BytesIO(data), filename=name) for name, data in fitted]
+        template = self.templates.get(job.template)
+        actions = [a.label for a in template.actions] if template else []
+        await interaction.edit_original_response(
+            embed=result_embed(
+                job,
+                notes=notes,
+                images=len(outputs),
+                backend_name=self.engine.pool.display_name(job.backend),
+            ),
+            attachments=files,
+            view=result_view(job.id, actions),
+        )
+
+    @answers_errors
     async def delete(self, interaction: discord.Interaction[Any], job_id: str) -> None:
-        try:
-            job = await self._job(job_id)
-            if job.user_id != interaction.user.id and not await self._is_moderator(interaction):
-                raise JobNotFound("Only the member who asked for this image or a moderator can delete it.")
-            await interaction.response.defer(ephemeral=True, thinking=True)
-            if interaction.message is not None:
-                await interaction.message.delete()
-            await interaction.followup.send("Deleted.", ephemeral=True)
-        except Exception as exc:
-            await reply(interaction, describe(exc))
+        job = await self._job(job_id)
+        await self.access.require(interaction, job, Action.DELETE)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if interaction.message is not None:
+            await interaction.message.delete()
+        await interaction.followup.send("Deleted.", ephemeral=True)
 
     # --- the one way in -----------------------------------------------------------------------------------
 
@@ -258,6 +313,7 @@ class Controller:
             user_id=interaction.user.id,
             channel_id=interaction.channel_id or 0,
             guild_id=interaction.guild_id,
+            age_restricted=channel_is_nsfw(interaction.channel),
             template=template.name,
             values=values,
             attachments=attachments,
@@ -296,13 +352,16 @@ class Controller:
             waiting_reason=self.engine.pool.why_waiting(job.template),
         )
 
-    async def _fail_deferred(self, interaction: discord.Interaction[Any], exc: BaseException) -> None:
-        """Replace the public 'thinking' placeholder by a private explanation.
+    async def fail_deferred(self, interaction: discord.Interaction[Any], exc: BaseException) -> None:
+        """Replace the public 'thinking' placeholder (if there is one yet) by a private explanation.
 
         The placeholder is deleted only when no job came of this interaction: once a job exists, the
         original response is (or will be) its status message, and may hold its result.
         """
         text = describe(exc)
+        if not interaction.response.is_done():
+            await reply(interaction, text)  # refused before anything public was shown
+            return
         try:
             job = await self.engine.jobs.get_by_request(str(interaction.id))
         except Exception:
@@ -340,7 +399,7 @@ class Controller:
     async def _is_moderator(self, interaction: discord.Interaction[Any]) -> bool:
         if interaction.guild_id is None:
             return False
-        roles = frozenset(r.id for r in getattr(interaction.user, "roles", ()))
+        roles = role_ids(interaction.user)
         policy = await self.moderation.policy(interaction.guild_id) if self.moderation else None
         if policy is None:
             return bool(interaction.permissions.manage_messages or interaction.permissions.manage_guild)
@@ -350,8 +409,7 @@ class Controller:
         self, interaction: discord.Interaction[Any], template: Template, values: Mapping[str, Any]
     ) -> RequestContext:
         user = interaction.user
-        channel = interaction.channel
-        nsfw = bool(channel is not None and hasattr(channel, "is_nsfw") and channel.is_nsfw())
+        nsfw = channel_is_nsfw(interaction.channel)
         joined = getattr(user, "joined_at", None)
         return RequestContext(
             guild_id=interaction.guild_id,
@@ -363,7 +421,7 @@ class Controller:
                 for k, v in values.items()
                 if isinstance(v, str) and template.has_param(k) and template.param(k).type is ParamType.TEXT
             },
-            role_ids=frozenset(r.id for r in getattr(user, "roles", ())),
+            role_ids=role_ids(user),
             channel_nsfw=nsfw,
             template_nsfw=template.nsfw,
             is_moderator=await self._is_moderator(interaction),

@@ -3,24 +3,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import io
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 
-from bot.discord_ui.components import result_view
-from bot.discord_ui.presenter import describe, reply
-from bot.discord_ui.publisher import fit_files
-from bot.discord_ui.render import STATE_WORDS, duration, prompt_of, result_embed, state_words
-from bot.errors import InvalidInput, JobNotFound
+from bot.discord_ui.render import duration, prompt_of, state_words
 from bot.jobs.backends import Backend, BackendPool
 from bot.jobs.model import Job
 from bot.jobs.states import JobState
-from bot.moderation.audit import screening_verdict
 
 if TYPE_CHECKING:
     from bot.discord_ui.client import ComfyBot
@@ -101,51 +93,7 @@ def general_commands(controller: Controller, bot: ComfyBot) -> list[app_commands
     @app_commands.describe(job="The job id")
     @app_commands.guild_only()
     async def show(interaction: discord.Interaction[Any], job: str) -> None:
-        await interaction.response.defer(thinking=True)
-        try:
-            found = await engine.jobs.get(job)
-            if found is None:
-                raise JobNotFound(f"There is no job `{job}`.")
-            outputs = await engine.outputs.list_for_job(found.id)
-            if found.state is not JobState.DELIVERED or not outputs:
-                raise InvalidInput(f"Job `{found.id}` has no results to show ({STATE_WORDS[found.state]}).")
-            if not all(o.path.exists() for o in outputs):
-                raise InvalidInput(f"The images of job `{found.id}` are no longer stored.")
-            # /show must not get around output screening: withheld results stay withheld.
-            verdict = (
-                await screening_verdict(controller.moderation.audit, found.id)
-                if controller.moderation
-                else None
-            )
-            if verdict in ("review", "block"):
-                raise InvalidInput(f"The result of job `{found.id}` was withheld by the image checker.")
-            prefix = "SPOILER_" if verdict == "spoiler" else ""
-            stored = [
-                (
-                    f"{prefix}{found.id}_{o.index + 1}{o.path.suffix}",
-                    await asyncio.to_thread(o.path.read_bytes),
-                )
-                for o in outputs[:10]
-            ]
-            # This interaction says what this channel accepts per file, like the original delivery.
-            fitted, notes = await fit_files(stored, interaction.filesize_limit)
-            files = [discord.File(io.BytesIO(data), filename=name) for name, data in fitted]
-            template = controller.templates.get(found.template)
-            actions = [a.label for a in template.actions] if template else []
-            await interaction.edit_original_response(
-                embed=result_embed(
-                    found,
-                    notes=notes,
-                    images=len(outputs),
-                    backend_name=engine.pool.display_name(found.backend),
-                ),
-                attachments=files,
-                view=result_view(found.id, actions),
-            )
-        except Exception as exc:
-            with contextlib.suppress(discord.HTTPException):
-                await interaction.delete_original_response()
-            await reply(interaction, describe(exc))
+        await controller.show(interaction, job)
 
     @app_commands.command(
         name="templates", description="The image commands on this server and what they take"

@@ -1,8 +1,9 @@
 """The moderators' ``/mod`` commands and the members' ``/quota``.
 
 ``default_permissions(manage_messages=True)`` only tells Discord whom to show ``/mod`` to, and a
-server's admins can change that; so every subcommand (and every moderator button, see review.py)
-also checks ``is_moderator`` against the member's permissions and the guild's moderator roles.
+server's admins can change that; so every subcommand also checks ``is_moderator`` against the
+member's permissions and the guild's moderator roles, and a subcommand on one job (``/mod cancel``)
+asks the one access rule like every moderator button and form (see ``bot.moderation.access``).
 Answers are ephemeral; every decision goes to the audit log and, when the guild has one, the
 mod-log channel.
 """
@@ -35,6 +36,7 @@ from bot.moderation import (
     setting_key,
     utc_day,
 )
+from bot.moderation.access import MODERATORS_ONLY, Action
 from bot.storage import AuditEntry, Ban
 
 if TYPE_CHECKING:
@@ -53,7 +55,9 @@ STATE_FILTERS: Final[dict[str, tuple[JobState, ...]]] = {
     "pending_review": (JobState.PENDING_REVIEW,),
     "queued": (JobState.QUEUED,),
     "running": (JobState.DISPATCHED, JobState.RUNNING),
-    "done": (JobState.SUCCEEDED, JobState.DELIVERED),
+    "done": (JobState.SUCCEEDED, JobState.RELEASED, JobState.DELIVERED),
+    "held": (JobState.HELD,),
+    "withheld": (JobState.WITHHELD,),
     "failed": (JobState.FAILED,),
     "cancelled": (JobState.CANCELLED,),
     "rejected": (JobState.REJECTED,),
@@ -79,10 +83,7 @@ class NotModerator(BotError):
     """The member may not moderate this server."""
 
     def __init__(self) -> None:
-        super().__init__(
-            "Only moderators can do this: members with Manage Messages, Manage Server or Administrator, "
-            "or one of the roles in the `moderator_roles` setting."
-        )
+        super().__init__(MODERATORS_ONLY)
 
 
 def moderation_of(controller: Controller) -> ModerationService:
@@ -384,8 +385,9 @@ class ModerationCommands:
     async def cancel(self, interaction: discord.Interaction[Any], policy: GuildPolicy, job_id: str) -> Answer:
         guild_id = _guild(interaction)
         job = await self.controller.engine.jobs.get(job_id)
-        if job is None or job.guild_id != guild_id:
+        if job is None:
             raise JobNotFound(f"There is no job `{job_id.strip()[:20]}` in this server.")
+        await self.controller.access.require(interaction, job, Action.MODERATE)
         cancelled = await self.controller.engine.cancel(job.id, reason=MODERATOR_CANCEL_REASON)
         await record_cancel(
             self.moderation.audit,
@@ -584,7 +586,12 @@ def _guild(interaction: discord.Interaction[Any]) -> int:
 
 
 def _state_choices() -> list[app_commands.Choice[str]]:
-    names = {"pending_review": "waiting for review", "open": "open (waiting or running)"}
+    names = {
+        "pending_review": "waiting for review",
+        "open": "open (waiting or running)",
+        "held": "results held for a moderator",
+        "withheld": "results withheld",
+    }
     return [app_commands.Choice(name=names.get(key, key), value=key) for key in STATE_FILTERS]
 
 

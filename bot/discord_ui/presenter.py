@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import discord
 from discord import app_commands
@@ -12,6 +14,12 @@ from discord import app_commands
 from bot.errors import BotError
 
 log = logging.getLogger(__name__)
+
+S = TypeVar("S")
+P = ParamSpec("P")
+Handler = Callable[Concatenate[S, discord.Interaction[Any], P], Coroutine[Any, Any, None]]
+"""An interaction handler: a method whose first argument after ``self`` is the interaction."""
+OnError = Callable[[S, discord.Interaction[Any], BaseException], Awaitable[None]]
 
 
 def describe(error: BaseException) -> str:
@@ -51,3 +59,31 @@ async def reply(interaction: discord.Interaction[Any], text: str) -> None:
 
 async def present(interaction: discord.Interaction[Any], error: BaseException) -> None:
     await reply(interaction, describe(error))
+
+
+def answers_errors(handler: Handler[S, P]) -> Handler[S, P]:
+    """Decorate an interaction handler so that whatever it raises reaches the member through the one
+    presenter, privately."""
+    return _answering(handler, None)
+
+
+def answers_errors_with(on_error: OnError[S]) -> Callable[[Handler[S, P]], Handler[S, P]]:
+    """Like ``answers_errors``, but ``on_error(self, interaction, error)`` answers (e.g. to replace a
+    public "thinking" placeholder by the private answer)."""
+    return lambda handler: _answering(handler, on_error)
+
+
+def _answering(handler: Handler[S, P], on_error: OnError[S] | None) -> Handler[S, P]:
+    @functools.wraps(handler)
+    async def answered(
+        self: S, interaction: discord.Interaction[Any], /, *args: P.args, **kwargs: P.kwargs
+    ) -> None:
+        try:
+            await handler(self, interaction, *args, **kwargs)
+        except Exception as exc:
+            if on_error is None:
+                await present(interaction, exc)
+            else:
+                await on_error(self, interaction, exc)
+
+    return answered

@@ -56,7 +56,8 @@ class Publisher:
         previews: bool = True,
         screen: Callable[[Job, list[tuple[str, bytes]]], Awaitable[Screened]] | None = None,
     ) -> None:
-        """``screen`` (output screening, see review.py) may spoiler the files or withhold them."""
+        """``screen`` (output screening, see review/holds.py) may spoiler the files, hold them for a
+        moderator or withhold them."""
         self._engine = engine
         self._messages = messages
         self._throttle = throttle
@@ -71,6 +72,8 @@ class Publisher:
         self._queued: dict[str, int] = {}  # waiting job -> its channel, to refresh positions
         self._shown: dict[str, object] = {}
         self._shown_seq: dict[str, int] = {}  # the newest engine update each message showed
+        self.results_waiting: set[str] = set()
+        """Jobs whose result waits, right now, for a status edit still on its way to Discord."""
 
     def start(self, supervisor: Supervisor) -> None:
         supervisor.loop("status-publisher", self._run)
@@ -179,8 +182,18 @@ class Publisher:
     async def deliver(self, job: Job, outputs: Sequence[OutputRef]) -> Receipt:
         """Turn the status message into the result; more than ten images go to follow-ups."""
         await self._messages.wait_ready(job)
-        async with self._lock(job.id):
-            receipt = await self._deliver_locked(job, outputs)
+        lock = self._lock(job.id)
+        if lock.locked():
+            # A progress edit is on its way to Discord: had the result gone first, that edit would land
+            # after it and hide it. It waits (a progress edit retried on 429s can take a while).
+            log.info("job=%s posting the result waits for the status edit in flight", job.id)
+            self.results_waiting.add(job.id)
+        try:
+            async with lock:
+                self.results_waiting.discard(job.id)
+                receipt = await self._deliver_locked(job, outputs)
+        finally:
+            self.results_waiting.discard(job.id)
         self._done_with(job.id)
         return receipt
 
@@ -193,9 +206,9 @@ class Publisher:
         files, notes = await fit_files(files, limit)
         if self._screen is not None:
             screened = await self._screen(job, files)
-            if screened.notice is not None:  # withheld: a notice instead of the images
+            if screened.outcome is not JobState.DELIVERED:  # held or withheld: a notice, no images
                 ref = await self._messages.show(job, Payload(embed=screened.notice, view=None))
-                return Receipt(ref.channel_id, (ref.message_id or 0,))
+                return Receipt(ref.channel_id, (ref.message_id or 0,), outcome=screened.outcome)
             files = screened.files
         view = result_view(job.id, self._actions_for(job.template))
         for attempt in range(1, MAX_REFITS + 1):

@@ -25,14 +25,26 @@ STATE_WORDS: Final = {
     JobState.DISPATCHED: "starting",
     JobState.RUNNING: "running",
     JobState.SUCCEEDED: "posting",
+    JobState.HELD: "held for a moderator",
+    JobState.RELEASED: "posting",
     JobState.DELIVERED: "done",
+    JobState.WITHHELD: "withheld",
     JobState.REJECTED: "rejected",
     JobState.CANCELLED: "cancelled",
     JobState.FAILED: "failed",
 }
 """A job's state in a few words, for lists (/queue, /jobs, /mod queue)."""
 ON_A_BACKEND: Final = frozenset(
-    {JobState.DISPATCHED, JobState.RUNNING, JobState.SUCCEEDED, JobState.DELIVERED, JobState.FAILED}
+    {
+        JobState.DISPATCHED,
+        JobState.RUNNING,
+        JobState.SUCCEEDED,
+        JobState.HELD,
+        JobState.RELEASED,
+        JobState.DELIVERED,
+        JobState.WITHHELD,
+        JobState.FAILED,
+    }
 )
 """States in which a list says where the job runs or ran ("running on GPU 1")."""
 NOTABLE = ("steps", "cfg", "size", "width", "height", "denoise", "sampler", "checkpoint", "batch_size")
@@ -115,8 +127,15 @@ def status_embed(
         embed.add_field(name="Progress", value="\n".join(lines), inline=False)
         if previews and update.preview is not None:
             embed.set_image(url="attachment://preview.jpg")
-    elif state is JobState.SUCCEEDED:
+    elif state in (JobState.SUCCEEDED, JobState.RELEASED):
         embed = _base(job, "running", "Finishing: posting the results")
+    elif state is JobState.HELD:
+        embed = _base(job, "waiting", "Waiting for a moderator to check the result")
+    elif state is JobState.WITHHELD:
+        embed = _base(job, "stopped", "Result withheld")
+        embed.add_field(
+            name="Why", value=_clip(job.failure_reason or "It was not posted here.", 1000), inline=False
+        )
     elif state is JobState.FAILED:
         embed = _base(job, "failed", "Failed")
         embed.add_field(name="Why", value=_clip(job.failure_reason or "Unknown error.", 1000), inline=False)

@@ -2,9 +2,13 @@
 
 A delivery is retried until it lands (with a growing pause, since a lost permission or a long Discord
 outage should not be hammered); the results wait in the spool meanwhile. What was delivered is
-recorded in the same transaction that moves the job to DELIVERED, and a job whose delivery was already
+recorded in the same transaction that moves the job on, and a job whose delivery was already
 recorded is never handed to the sink again, so a crash between the post and the record costs at most
 one repeated edit of the same message (the sink posts new messages with a nonce: see ResultSink).
+
+The sink may hold results back (output screening): the job then goes to HELD, or WITHHELD, instead of
+DELIVERED, in that same transaction. A moderator's Release moves a HELD job to RELEASED and asks for
+its delivery, which is this same path: retried until it lands, and resumed after a restart.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import logging
 from collections.abc import Callable
 
 from bot.jobs.delivery import Receipt, ResultSink
-from bot.jobs.states import JobState
+from bot.jobs.states import TO_DELIVER_STATES, JobState
 from bot.jobs.updates import JobUpdate, UpdateHub
 from bot.storage import Database, DeliveryKind, DeliveryRepository, JobRepository, OutputRepository
 from bot.supervisor import Supervisor
@@ -22,6 +26,13 @@ from bot.supervisor import Supervisor
 log = logging.getLogger(__name__)
 
 MAX_PAUSE = 600.0
+
+_RECORDED_AS: dict[JobState, DeliveryKind] = {
+    JobState.DELIVERED: DeliveryKind.RESULT,
+    JobState.HELD: DeliveryKind.HOLD,
+    JobState.WITHHELD: DeliveryKind.STATUS,  # the member was told why, like any ending without results
+}
+"""What a sink's receipt is recorded as, by the state the job moves to."""
 
 
 def retry_pause(failures: int) -> float:
@@ -51,7 +62,8 @@ class Deliverer:
         self._updates = updates
         self._supervisor = supervisor
         self._slots = asyncio.Semaphore(parallel)
-        self._pause = pause
+        self.pause = pause
+        """Seconds to wait after the n-th failed delivery of a job in a row."""
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._delivering: set[str] = set()
         self._again: set[str] = set()
@@ -84,7 +96,7 @@ class Deliverer:
         except Exception:
             failures = self.failures.get(job_id, 0) + 1
             self.failures[job_id] = failures
-            delay = self._pause(failures)
+            delay = self.pause(failures)
             log.exception("job=%s delivery failed (%d time(s)); next try in %.0fs", job_id, failures, delay)
             self._supervisor.spawn(self._later(job_id, delay), name=f"redeliver-{job_id}")
         finally:
@@ -103,17 +115,20 @@ class Deliverer:
         if self.sink is None:
             return
         job = await self._jobs.require(job_id)
-        if job.state is JobState.SUCCEEDED:
+        if job.state in TO_DELIVER_STATES:
             if await self._deliveries.get(job.id, DeliveryKind.RESULT) is None:
                 receipt = await self.sink.deliver(job, await self._outputs.list_for_job(job.id))
+                outcome = receipt.outcome
             else:
-                receipt = None  # posted before a crash; only the state move is missing
+                receipt, outcome = None, JobState.DELIVERED  # posted before a crash; only the move is missing
+            if outcome not in _RECORDED_AS:
+                raise ValueError(f"job={job.id}: a delivery cannot end in {outcome.value}")
             async with self._db.transaction():
                 if receipt is not None:
-                    await self._record(job.id, DeliveryKind.RESULT, receipt)
-                delivered = await self._jobs.transition(job.id, JobState.SUCCEEDED, JobState.DELIVERED)
-            log.info("job=%s delivered", job.id)
-            self._updates.publish(JobUpdate(job=delivered))
+                    await self._record(job.id, _RECORDED_AS[outcome], receipt)
+                moved = await self._jobs.transition(job.id, job.state, outcome)
+            log.info("job=%s %s", job.id, outcome.value)
+            self._updates.publish(JobUpdate(job=moved))
         elif job.ends_with_notice and not await self._deliveries.was_delivered(job.id, DeliveryKind.STATUS):
             receipt = await self.sink.notify_end(job)
             await self._record(job.id, DeliveryKind.STATUS, receipt)

@@ -7,14 +7,21 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.jobs.model import Job, OutputRef
+from bot.jobs.states import JobState
 
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    """Where a delivery landed, recorded so a job is never posted twice."""
+    """Where a delivery landed, recorded so a job is never posted twice.
+
+    ``outcome`` is where the job goes next: DELIVERED (the results were posted), HELD (output
+    screening put them before a moderator; the member was told to wait) or WITHHELD (screening
+    withheld them; the member was told why). Only a job that was never released may be held back.
+    """
 
     channel_id: int | None = None
     message_ids: tuple[int, ...] = field(default=())
+    outcome: JobState = JobState.DELIVERED
 
 
 class ResultSink(Protocol):
@@ -23,6 +30,11 @@ class ResultSink(Protocol):
     repeat harmless (edit the same message; post new messages with a nonce derived from the job; skip
     parts it recorded itself)."""
 
-    async def deliver(self, job: Job, outputs: Sequence[OutputRef]) -> Receipt: ...
+    async def deliver(self, job: Job, outputs: Sequence[OutputRef]) -> Receipt:
+        """Post the results of a SUCCEEDED or RELEASED job (a RELEASED one in full: a moderator
+        already looked at it)."""
+        ...
 
-    async def notify_end(self, job: Job) -> Receipt: ...
+    async def notify_end(self, job: Job) -> Receipt:
+        """Tell the member how a job ended without results (its failure reason, if any)."""
+        ...

@@ -44,7 +44,13 @@ from bot.jobs.model import InputRef, Job, new_job
 from bot.jobs.planning import JobPlanner, JobRequest
 from bot.jobs.runner import JobRunner, Progress, RunOutcome, user_reason
 from bot.jobs.scheduler import FairScheduler, Waiting
-from bot.jobs.states import IN_FLIGHT_STATES, OPEN_STATES, IllegalTransition, JobState
+from bot.jobs.states import (
+    IN_FLIGHT_STATES,
+    OPEN_STATES,
+    TO_DELIVER_STATES,
+    IllegalTransition,
+    JobState,
+)
 from bot.jobs.updates import JobUpdate, UpdateHub
 from bot.moderation.limits import check_limits, utc_day
 from bot.storage import (
@@ -281,6 +287,7 @@ class JobEngine:
                 inputs=inputs,
                 state=JobState.PENDING_REVIEW if request.needs_review else JobState.QUEUED,
                 lane=request.lane,
+                age_restricted=request.age_restricted,
             )
             job = await self.jobs.insert(job, request_id=request.request_id)
             await self.quotas.add_usage(request.guild_id, request.user_id, day, jobs=1)
@@ -296,6 +303,23 @@ class JobEngine:
         job = await self.jobs.transition(
             job_id, JobState.PENDING_REVIEW, JobState.REJECTED, failure_reason=reason
         )
+        self._ended(job)
+        return job
+
+    async def release(self, job_id: str) -> Job:
+        """A moderator let results held by output screening through: deliver them, unscreened.
+
+        Call it in the transaction that records the moderator's decision. The delivery is the usual
+        one (retried until it lands, resumed after a restart); it reads the job once that commits.
+        """
+        job = await self.jobs.transition(job_id, JobState.HELD, JobState.RELEASED)
+        self._publish(job)
+        self.deliverer.request(job.id)
+        return job
+
+    async def withhold(self, job_id: str, reason: str) -> Job:
+        """A moderator decided held results are not posted; the member reads ``reason``."""
+        job = await self.jobs.transition(job_id, JobState.HELD, JobState.WITHHELD, failure_reason=reason)
         self._ended(job)
         return job
 
@@ -822,7 +846,7 @@ class JobEngine:
                 self._enqueue(again, front=True)
             else:
                 self._start_run(job, backend, attach=True)
-        succeeded = await self.jobs.list_by_state(JobState.SUCCEEDED)
+        succeeded = await self.jobs.list_by_state(*TO_DELIVER_STATES)
         for job in succeeded:
             self.deliverer.request(job.id)
         unnotified = await self.jobs.list_unnotified()

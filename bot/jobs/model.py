@@ -83,6 +83,9 @@ class Job:
     status_message: MessageRef | None = field(default=None)
     notice: str | None = None
     """The latest word for the member about a job still on its way (e.g. why it started over)."""
+    age_restricted: bool | None = None
+    """Made in an age-restricted channel, so its results stay in such channels (None: not recorded,
+    for jobs stored before it was)."""
 
     @property
     def is_terminal(self) -> bool:
@@ -122,6 +125,7 @@ def new_job(
     state: JobState = JobState.QUEUED,
     lane: str = DEFAULT_LANE,
     status_message: MessageRef | None = None,
+    age_restricted: bool | None = None,
 ) -> Job:
     """A job as it enters the system: waiting for review or already queued."""
     if state not in (JobState.PENDING_REVIEW, JobState.QUEUED):
@@ -144,6 +148,7 @@ def new_job(
         inputs=tuple(inputs),
         lane=lane,
         status_message=status_message,
+        age_restricted=age_restricted,
     )
 
 

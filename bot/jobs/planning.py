@@ -45,6 +45,8 @@ class JobRequest:
     limits: Limits | None = None
     """The member's limits (queue, cooldown, daily quotas) from the moderation policy, checked in the
     transaction that stores the job; None for requests no policy governs (the CLI)."""
+    age_restricted: bool | None = None
+    """Asked for in an age-restricted channel: the results stay in such channels."""
 
 
 class JobPlanner(Protocol):

@@ -17,7 +17,10 @@ class JobState(StrEnum):
     DISPATCHED = "dispatched"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
+    HELD = "held"
+    RELEASED = "released"
     DELIVERED = "delivered"
+    WITHHELD = "withheld"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
     FAILED = "failed"
@@ -32,9 +35,14 @@ TRANSITIONS: Final[Mapping[JobState, frozenset[JobState]]] = {
     # that the first event we see is the end of the run.
     _S.DISPATCHED: frozenset({_S.RUNNING, _S.QUEUED, _S.SUCCEEDED, _S.FAILED, _S.CANCELLED}),
     _S.RUNNING: frozenset({_S.SUCCEEDED, _S.FAILED, _S.CANCELLED, _S.QUEUED}),
-    # Results exist but the user has not got them yet: delivery is a state of its own.
-    _S.SUCCEEDED: frozenset({_S.DELIVERED}),
+    # Results exist but the user has not got them yet: delivery is a state of its own. Output
+    # screening may hold them for a moderator (HELD) or withhold them outright (WITHHELD).
+    _S.SUCCEEDED: frozenset({_S.DELIVERED, _S.HELD, _S.WITHHELD}),
+    # A moderator decides: released results are delivered like any others, never screened again.
+    _S.HELD: frozenset({_S.RELEASED, _S.WITHHELD}),
+    _S.RELEASED: frozenset({_S.DELIVERED}),
     _S.DELIVERED: frozenset(),
+    _S.WITHHELD: frozenset(),
     _S.REJECTED: frozenset(),
     _S.CANCELLED: frozenset(),
     _S.FAILED: frozenset(),
@@ -44,8 +52,11 @@ TRANSITIONS: Final[Mapping[JobState, frozenset[JobState]]] = {
 TERMINAL_STATES: Final = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
 """States nothing leaves."""
 
-NOTICE_STATES: Final = frozenset({_S.REJECTED, _S.CANCELLED, _S.FAILED})
+NOTICE_STATES: Final = frozenset({_S.REJECTED, _S.CANCELLED, _S.FAILED, _S.WITHHELD})
 """Terminal states whose final status (the reason) must still reach the user: see deliveries."""
+
+TO_DELIVER_STATES: Final = frozenset({_S.SUCCEEDED, _S.RELEASED})
+"""Results wait in the spool to be posted: the deliverer's work (also after a restart)."""
 
 WAITING_STATES: Final = frozenset({_S.PENDING_REVIEW, _S.QUEUED})
 """Accepted but not yet handed to a backend."""

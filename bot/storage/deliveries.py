@@ -12,10 +12,12 @@ from bot.storage.database import Database
 
 
 class DeliveryKind(StrEnum):
-    """What was delivered: the results, or the final status of a job that ended without results."""
+    """What was delivered: the results, the final status of a job that ended without results, or the
+    notice that its results wait for a moderator."""
 
     RESULT = "result"
     STATUS = "status"
+    HOLD = "hold"
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,10 +25,10 @@ from bot.storage.errors import StorageError
 _INSERT_JOB = """
 INSERT INTO jobs (id, guild_id, channel_id, user_id, template, params, state, lane, backend, prompt_id,
                   attempts, failure_reason, created_at, updated_at, started_at, finished_at,
-                  status_channel_id, status_message_id, notice)
+                  status_channel_id, status_message_id, notice, age_restricted)
 VALUES (:id, :guild_id, :channel_id, :user_id, :template, :params, :state, :lane, :backend, :prompt_id,
         :attempts, :failure_reason, :created_at, :updated_at, :started_at, :finished_at,
-        :status_channel_id, :status_message_id, :notice)
+        :status_channel_id, :status_message_id, :notice, :age_restricted)
 """
 _INSERT_INPUT = """
 INSERT INTO job_inputs (job_id, position, param, path, sha256, filename) VALUES (?, ?, ?, ?, ?, ?)
@@ -297,6 +297,7 @@ def _columns(job: Job) -> dict[str, Any]:
         "status_channel_id": status.channel_id if status else None,
         "status_message_id": status.message_id if status else None,
         "notice": job.notice,
+        "age_restricted": job.age_restricted,
     }
 
 
@@ -328,4 +329,5 @@ def _job(row: sqlite3.Row, inputs: tuple[InputRef, ...]) -> Job:
         finished_at=row["finished_at"],
         status_message=status,
         notice=row["notice"],
+        age_restricted=None if row["age_restricted"] is None else bool(row["age_restricted"]),
     )

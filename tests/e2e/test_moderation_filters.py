@@ -194,7 +194,7 @@ async def test_block_action_withholds_the_results_with_a_reason(
 ) -> None:
     fake = bot.fake
     status, job_id = await run_job(fake)
-    await bot.wait_job(job_id, JobState.DELIVERED)
+    await bot.wait_job(job_id, JobState.WITHHELD)
     final = await fake.wait_for(
         lambda: "Result withheld" in text_of(fake.message(status.id)) and fake.message(status.id)
     )
@@ -203,7 +203,7 @@ async def test_block_action_withholds_the_results_with_a_reason(
     assert final.components == []
     # /show must not get around the block.
     shown = await fake.slash("show", {"job": job_id})
-    assert "withheld by the image checker" in await reply_of(fake, shown)
+    assert f"The result of job `{job_id}` was withheld" in await reply_of(fake, shown)
 
 
 async def test_review_action_holds_results_until_a_moderator_releases_them(
@@ -214,7 +214,7 @@ async def test_review_action_holds_results_until_a_moderator_releases_them(
     await set_setting(fake, "nsfw_output_action", "review")
     await set_setting(fake, "cooldown_seconds", "0")
     status, job_id = await run_job(fake)
-    await bot.wait_job(job_id, JobState.DELIVERED)
+    await bot.wait_job(job_id, JobState.HELD)
     held = await fake.wait_for(
         lambda: next(
             (m for m in fake.channel_messages(fake.mod_channel) if "Output check" in text_of(m)), None
@@ -246,9 +246,11 @@ async def test_review_action_holds_results_until_a_moderator_releases_them(
     assert field_of(decided, "Decision") == f"✅ Released by <@{entry.actor_id}>"
     assert len([m for m in fake.channel_messages(fake.channel) if m.id == status.id]) == 1
 
+    await bot.wait_job(job_id, JobState.DELIVERED)
+
     # A second request, discarded.
     status, job_id = await run_job(fake)
-    await bot.wait_job(job_id, JobState.DELIVERED)
+    await bot.wait_job(job_id, JobState.HELD)
     held = await fake.wait_for(
         lambda: next(
             (m for m in fake.channel_messages(fake.mod_channel) if f"job {job_id}" in text_of(m)), None
@@ -258,6 +260,7 @@ async def test_review_action_holds_results_until_a_moderator_releases_them(
     assert await reply_of(fake, discard) == "Discarded."
     await fake.wait_for(lambda: "decided not to post it" in text_of(fake.message(status.id)))
     assert fake.message(status.id).attachments == []
+    assert (await bot.engine.jobs.get(job_id)).state is JobState.WITHHELD
     actions = [e.action for e in await moderation_of(bot).audit.recent()]
     assert AuditAction.OUTPUT_RELEASE in actions
     assert AuditAction.OUTPUT_DISCARD in actions

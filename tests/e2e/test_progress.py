@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 from bot.jobs.states import JobState
-from tests.e2e.harness import BotUnderTest, embed_text, job_id_of, message_edits, status_of
+from tests.e2e.harness import (
+    BotUnderTest,
+    button_labels,
+    embed_text,
+    job_id_of,
+    message_edits,
+    status_of,
+)
 
 INTERVAL = 0.5  # EDIT_INTERVAL in the harness
 
@@ -73,3 +81,48 @@ async def test_a_gateway_reconnect_mid_job_changes_nothing_for_the_member(
     click = await fake.click(f"cc:delete:{job_id}", message)
     await fake.wait_for(lambda: fake.message(message.id).deleted)
     assert click.acknowledged
+
+
+def _running_edit(request: Any) -> bool:
+    embeds = (request.json or {}).get("embeds") or []
+    return any("Running" in embed.get("title", "") for embed in embeds)
+
+
+async def test_a_progress_edit_still_on_its_way_never_lands_after_the_result(
+    bot: BotUnderTest, fake_comfy
+) -> None:
+    """A progress edit is held on its way to Discord while the job finishes. However the result's own
+    edit is scheduled against it, the member ends up looking at the result."""
+    assert bot.app is not None
+    assert bot.app.publisher is not None
+    publisher = bot.app.publisher
+    fake = bot.fake
+    fake_comfy.step_delay = 0.05
+    progress = fake.hold("PATCH /webhooks/*", when=_running_edit)
+    record = await fake.slash("imagine", {"prompt": "a photo finish", "steps": 30, "seed": 4})
+    message = await status_of(fake, record)
+    job_id = job_id_of(message)
+    await fake.wait_for(progress.arrived.is_set, timeout=15)
+    # The next edit of the message, whatever it is, is held too: the result, if it goes out now.
+    result = fake.hold("PATCH /webhooks/*")
+    await bot.wait_job(job_id, JobState.SUCCEEDED)
+
+    # Either the result goes out now (and is held by the fake), or the bot holds it back itself.
+    await fake.wait_for(lambda: result.arrived.is_set() or job_id in publisher.results_waiting, timeout=15)
+    if result.arrived.is_set():
+        # The result raced ahead of the progress edit: the worst order is that it lands first.
+        result.release()
+        await result.handled.wait()
+        progress.release()
+        await progress.handled.wait()
+    else:
+        progress.release()
+        await fake.wait_for(result.arrived.is_set, timeout=15)
+        result.release()
+    await bot.wait_job(job_id, JobState.DELIVERED)
+    await fake.wait_for(result.handled.is_set)
+    final = fake.message(message.id)
+    assert final.attachments, "the result is what the member sees"
+    assert "Running" not in final.embeds[0]["title"]
+    assert "Re-roll" in button_labels(final)
+    assert _running_edit(progress.request)

@@ -29,6 +29,7 @@ from .errors import (
     FieldErrors,
 )
 from .faults import FaultInjector
+from .holds import Holds
 from .openapi import Operation
 from .ratelimit import RateLimiter
 from .recording import RecordedFile, RecordedRequest, Stats, Unexpected
@@ -158,6 +159,7 @@ class RestApi:
         stats: Stats,
         unexpected: list[Unexpected],
         faults: FaultInjector,
+        holds: Holds,
         limiter: RateLimiter,
         max_request_size: Callable[[], int],
         token_ok: Callable[[str | None], bool],
@@ -174,6 +176,7 @@ class RestApi:
         self.stats = stats
         self.unexpected = unexpected
         self.faults = faults
+        self.holds = holds
         self.limiter = limiter
         self._max_request_size = max_request_size
         self._token_ok = token_ok
@@ -245,6 +248,25 @@ class RestApi:
             record.injected = True
             self.stats.injected += 1
             return injection.reply()
+        hold = self.holds.take(request.method, record.path, record)
+        if hold is not None:
+            await hold.wait_released()
+        try:
+            return await self._apply(request, record, route, params, body, files, received_at)
+        finally:
+            if hold is not None:
+                hold.handled.set()
+
+    async def _apply(
+        self,
+        request: web.Request,
+        record: RecordedRequest,
+        route: _Route,
+        params: dict[str, str],
+        body: Any,
+        files: list[RecordedFile],
+        received_at: float,
+    ) -> Reply:
         decision = self.limiter.check(request.method, route.template, params)
         if decision.blocked and decision.reply is not None:
             return decision.reply

@@ -18,6 +18,7 @@ from .conformance import Conformance, Violation
 from .events import MessageEvents
 from .faults import FaultInjector, Injection
 from .gateway import Gateway
+from .holds import Hold, Holds
 from .interactions import AttachmentSpec, InteractionFactory, InteractionRecord
 from .limits import MAX_REQUEST_SIZE
 from .messages import MessageWriter
@@ -133,6 +134,7 @@ class FakeDiscord:
         )
         self.message_events = MessageEvents(self.gateway, self.writer, self.bot_user, enabled=message_events)
         self.faults = FaultInjector()
+        self.holds = Holds()
         self.rate_limiter = RateLimiter(
             default_rules(
                 send_rate=send_rate,
@@ -150,6 +152,7 @@ class FakeDiscord:
             stats=self.stats,
             unexpected=self.unexpected,
             faults=self.faults,
+            holds=self.holds,
             limiter=self.rate_limiter,
             max_request_size=lambda: self.max_request_size,
             token_ok=self._token_ok,
@@ -192,6 +195,7 @@ class FakeDiscord:
 
     async def stop(self) -> None:
         """Runs ``on_stop`` callbacks (e.g. closing clients from ``start_client``), then shuts down."""
+        self.holds.release_all()
         callbacks, self._on_stop = self._on_stop, []
         errors: list[BaseException] = []
         for callback in reversed(callbacks):
@@ -430,6 +434,11 @@ class FakeDiscord:
 
     def clear_injections(self) -> None:
         self.faults.clear()
+
+    def hold(self, pattern: str, *, when: Callable[[RecordedRequest], bool] | None = None) -> Hold:
+        """Holds the next request matching ``pattern`` ("PATCH /channels/*/messages/*") and ``when``
+        before anything happens to it, until ``release()``: see holds.py."""
+        return self.holds.arm(pattern, when)
 
     # ------------------------------------------------------------------ gateway
     async def dispatch(self, event: str, data: dict[str, Any], *, guild: Any = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import discord
@@ -84,3 +85,36 @@ async def test_global_429_storm_on_interaction_callback(fake_discord) -> None:
     await rec
     assert [r.status for r in fake_discord.calls("POST", "/interactions/*")] == [429, 429, 200]
     assert fake_discord.calls("POST", "/interactions/*")[0].response["global"] is True
+
+
+async def test_a_held_request_is_applied_only_once_released(fake_discord) -> None:
+    channel = await channel_of(fake_discord)
+    msg = await channel.send("zeroth")
+    # discord.py sends one request at a time on a route until Discord told it the bucket's size.
+    msg = await msg.edit(content="first")
+    hold = fake_discord.hold("PATCH /channels/*/messages/*")
+    edit = asyncio.ensure_future(msg.edit(content="held"))
+    await asyncio.wait_for(hold.arrived.wait(), 5)
+    assert hold.request is not None
+    assert hold.request.json["content"] == "held"
+    assert fake_discord.message(msg.id).content == "first"  # nothing happened to it yet
+    await msg.edit(content="overtaking")  # the next matching request is not held
+    assert fake_discord.message(msg.id).content == "overtaking"
+    hold.release()
+    await asyncio.wait_for(edit, 5)
+    assert hold.handled.is_set()
+    assert fake_discord.message(msg.id).content == "held"
+
+
+async def test_a_hold_can_pick_one_request_by_its_body(fake_discord) -> None:
+    channel = await channel_of(fake_discord)
+    msg = await channel.send("zeroth")
+    msg = await msg.edit(content="first")
+    hold = fake_discord.hold("PATCH /channels/*", when=lambda r: (r.json or {}).get("content") == "pick me")
+    await msg.edit(content="not me")  # passes
+    edit = asyncio.ensure_future(msg.edit(content="pick me"))
+    await asyncio.wait_for(hold.arrived.wait(), 5)
+    assert fake_discord.message(msg.id).content == "not me"
+    hold.release()
+    await asyncio.wait_for(edit, 5)
+    assert fake_discord.message(msg.id).content == "pick me"

@@ -10,6 +10,7 @@ from bot.jobs import (
     NOTICE_STATES,
     OPEN_STATES,
     TERMINAL_STATES,
+    TO_DELIVER_STATES,
     TRANSITIONS,
     WAITING_STATES,
     IllegalTransition,
@@ -25,8 +26,11 @@ EXPECTED = {
     S.QUEUED: {S.DISPATCHED, S.CANCELLED, S.FAILED},
     S.DISPATCHED: {S.RUNNING, S.QUEUED, S.SUCCEEDED, S.FAILED, S.CANCELLED},
     S.RUNNING: {S.SUCCEEDED, S.FAILED, S.CANCELLED, S.QUEUED},
-    S.SUCCEEDED: {S.DELIVERED},
+    S.SUCCEEDED: {S.DELIVERED, S.HELD, S.WITHHELD},
+    S.HELD: {S.RELEASED, S.WITHHELD},
+    S.RELEASED: {S.DELIVERED},
     S.DELIVERED: set(),
+    S.WITHHELD: set(),
     S.REJECTED: set(),
     S.CANCELLED: set(),
     S.FAILED: set(),
@@ -38,15 +42,27 @@ def test_table_is_exactly_the_specified_one() -> None:
 
 
 def test_state_groups() -> None:
-    assert {S.DELIVERED, S.REJECTED, S.CANCELLED, S.FAILED} == TERMINAL_STATES
-    assert {S.REJECTED, S.CANCELLED, S.FAILED} == NOTICE_STATES
+    assert {S.DELIVERED, S.WITHHELD, S.REJECTED, S.CANCELLED, S.FAILED} == TERMINAL_STATES
+    assert {S.REJECTED, S.CANCELLED, S.FAILED, S.WITHHELD} == NOTICE_STATES
+    assert {S.SUCCEEDED, S.RELEASED} == TO_DELIVER_STATES
     assert OPEN_STATES == WAITING_STATES | IN_FLIGHT_STATES
     assert not OPEN_STATES & TERMINAL_STATES
-    assert set(S) == OPEN_STATES | TERMINAL_STATES | {S.SUCCEEDED}
+    assert set(S) == OPEN_STATES | TERMINAL_STATES | TO_DELIVER_STATES | {S.HELD}
 
 
-def test_delivered_is_reachable_only_from_succeeded() -> None:
-    assert [s for s in S if is_legal(s, S.DELIVERED)] == [S.SUCCEEDED]
+def test_delivered_is_reachable_only_from_results_on_their_way() -> None:
+    assert {s for s in S if is_legal(s, S.DELIVERED)} == TO_DELIVER_STATES
+
+
+def test_held_results_are_not_terminal_so_the_janitor_keeps_them() -> None:
+    assert S.HELD not in TERMINAL_STATES
+    assert S.RELEASED not in TERMINAL_STATES
+
+
+def test_released_results_are_never_held_again() -> None:
+    assert not is_legal(S.RELEASED, S.HELD)
+    assert not is_legal(S.RELEASED, S.WITHHELD)
+    assert [s for s in S if is_legal(s, S.RELEASED)] == [S.HELD]
 
 
 def test_nothing_goes_back_to_review() -> None:
