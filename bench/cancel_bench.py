@@ -23,9 +23,9 @@ from typing import Any
 from PIL import Image
 
 from bot.errors import JobError
+from bot.jobmodel.states import TERMINAL_STATES, JobState
 from bot.jobs.engine import EngineLimits
 from bot.jobs.planning import Attachment, JobRequest
-from bot.jobs.states import TERMINAL_STATES, JobState
 from tests.fakes.comfyui.server import FakeComfyUI
 from tests.integration.engine_harness import build_harness
 

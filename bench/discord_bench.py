@@ -30,7 +30,7 @@ from typing import Any
 import yarl
 
 from bench.stats import summary
-from bot.jobs.states import JobState
+from bot.jobmodel.states import JobState
 from tests.e2e.harness import BotUnderTest, job_id_of
 from tests.fakes.comfyui.server import FakeComfyUI
 from tests.fakes.discord.server import FakeDiscord

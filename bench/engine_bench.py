@@ -23,10 +23,10 @@ import aiohttp
 
 from bench.stats import rss_mb, summary
 from bot.comfy import ComfyClient, Endpoint
+from bot.jobmodel.states import JobState
 from bot.jobs.engine import EngineLimits
 from bot.jobs.planning import JobRequest
 from bot.jobs.scheduler import FairScheduler, Waiting
-from bot.jobs.states import JobState
 from bot.templates import load_templates, render
 from tests.fakes.comfyui.server import FakeComfyUI
 from tests.integration.engine_harness import WORKFLOWS, build_harness

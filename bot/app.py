@@ -24,9 +24,9 @@ from bot.discord_ui.publisher import Publisher
 from bot.discord_ui.review import ReviewDesk
 from bot.discord_ui.status import TOKEN_SAFE_SECONDS, StatusMessages
 from bot.discord_ui.throttle import EditThrottle
+from bot.jobmodel.model import Job
 from bot.jobs.backends import BackendPool
 from bot.jobs.engine import EngineLimits, JobEngine
-from bot.jobs.model import Job
 from bot.jobs.template_planner import TemplatePlanner
 from bot.moderation import ModerationMaintenance, ModerationService, Retention, load_screener
 from bot.observability import Metrics, discord_trace, metrics_server_for

@@ -29,12 +29,12 @@ from bot.config import Settings
 from bot.errors import BotError, ConfigError, InvalidInput
 from bot.files import FileRefused, read_regular_file
 from bot.imaging import MAX_IMAGE_FILE_BYTES, normalise_image, sniff_format
+from bot.jobmodel.model import Job, OutputRef
+from bot.jobmodel.states import JobState
 from bot.jobs.backends import BackendPool
 from bot.jobs.delivery import Receipt
 from bot.jobs.engine import EngineLimits, JobEngine
-from bot.jobs.model import Job, OutputRef
 from bot.jobs.planning import Attachment, JobRequest
-from bot.jobs.states import JobState
 from bot.jobs.template_planner import TemplatePlanner
 from bot.jobs.updates import JobUpdate, Mailbox
 from bot.storage import Database, Spool

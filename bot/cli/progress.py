@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from bot.jobs.states import JobState
+from bot.jobmodel.states import JobState
 from bot.jobs.updates import JobUpdate
 
 BAR_WIDTH = 24

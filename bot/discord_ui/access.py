@@ -15,8 +15,8 @@ import discord
 
 from bot.discord_ui.render import STATE_WORDS
 from bot.errors import BotError
-from bot.jobs.model import Job
-from bot.jobs.states import JobState
+from bot.jobmodel.model import Job
+from bot.jobmodel.states import JobState
 from bot.moderation import GuildPolicy, ModerationService
 from bot.moderation.access import Action, Actor, Allow, Deny, Place, Results, Subject, decide_access
 

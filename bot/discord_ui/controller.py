@@ -30,10 +30,10 @@ from bot.discord_ui.publisher import fit_files
 from bot.discord_ui.render import result_embed, status_embed
 from bot.discord_ui.status import Payload, StatusMessages
 from bot.errors import BotError, InvalidInput, JobNotFound
+from bot.jobmodel.model import Job
+from bot.jobmodel.states import OPEN_STATES
 from bot.jobs.engine import JobEngine
-from bot.jobs.model import Job
 from bot.jobs.planning import Attachment, JobRequest
-from bot.jobs.states import OPEN_STATES
 from bot.jobs.updates import JobUpdate
 from bot.moderation import ModerationService, RequestContext, is_moderator, record_cancel
 from bot.moderation.access import Action

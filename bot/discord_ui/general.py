@@ -10,9 +10,9 @@ import discord
 from discord import app_commands
 
 from bot.discord_ui.render import duration, prompt_of, state_words
+from bot.jobmodel.model import Job
+from bot.jobmodel.states import JobState
 from bot.jobs.backends import Backend, BackendPool
-from bot.jobs.model import Job
-from bot.jobs.states import JobState
 
 if TYPE_CHECKING:
     from bot.discord_ui.client import ComfyBot

@@ -20,8 +20,8 @@ from discord import app_commands
 from bot.discord_ui.presenter import describe, reply
 from bot.discord_ui.render import STATE_WORDS, state_words
 from bot.errors import BotError, JobError, JobNotFound
+from bot.jobmodel.states import OPEN_STATES, JobState
 from bot.jobs.engine import JobEngine
-from bot.jobs.states import OPEN_STATES, JobState
 from bot.moderation import (
     SETTINGS,
     AuditAction,

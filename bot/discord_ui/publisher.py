@@ -23,10 +23,10 @@ from bot.discord_ui.render import result_embed, status_embed
 from bot.discord_ui.status import Payload, StatusMessages, message_nonce
 from bot.discord_ui.throttle import EditThrottle
 from bot.imaging import fit_output
+from bot.jobmodel.model import Job, OutputRef
+from bot.jobmodel.states import JobState
 from bot.jobs.delivery import Receipt
 from bot.jobs.engine import JobEngine
-from bot.jobs.model import Job, OutputRef
-from bot.jobs.states import JobState
 from bot.jobs.updates import JobUpdate
 from bot.supervisor import Supervisor
 

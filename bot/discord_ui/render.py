@@ -7,8 +7,8 @@ from typing import Any, Final
 
 import discord
 
-from bot.jobs.model import Job
-from bot.jobs.states import JobState
+from bot.jobmodel.model import Job
+from bot.jobmodel.states import JobState
 from bot.jobs.updates import JobUpdate
 
 BAR = 16

@@ -18,8 +18,8 @@ from typing import Any
 
 import discord
 
+from bot.jobmodel.model import Job, MessageRef
 from bot.jobs.engine import JobEngine
-from bot.jobs.model import Job, MessageRef
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,9 @@
-"""The job engine: job model and state machine (scheduler, runner and recovery build on these)."""
+"""The job engine: scheduler, runner, delivery and recovery, over the job model in ``bot.jobmodel``.
 
-from bot.jobs.ids import new_job_id, normalize_job_id
-from bot.jobs.model import (
+The model is re-exported here for callers that think of jobs as one package."""
+
+from bot.jobmodel.ids import new_job_id, normalize_job_id
+from bot.jobmodel.model import (
     DEFAULT_LANE,
     InputRef,
     Job,
@@ -10,19 +12,10 @@ from bot.jobs.model import (
     MessageRef,
     OutputRef,
     advance,
-    approve,
-    cancel,
-    deliver,
-    dispatch,
-    fail,
     new_job,
-    reject,
-    requeue,
     revise,
-    start_running,
-    succeed,
 )
-from bot.jobs.states import (
+from bot.jobmodel.states import (
     FINISHED_STATES,
     IN_FLIGHT_STATES,
     NOTICE_STATES,
@@ -56,19 +49,10 @@ __all__ = [
     "MessageRef",
     "OutputRef",
     "advance",
-    "approve",
-    "cancel",
     "check_transition",
-    "deliver",
-    "dispatch",
-    "fail",
     "is_legal",
     "new_job",
     "new_job_id",
     "normalize_job_id",
-    "reject",
-    "requeue",
     "revise",
-    "start_running",
-    "succeed",
 ]

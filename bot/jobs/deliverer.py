@@ -17,8 +17,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from bot.jobmodel.states import TO_DELIVER_STATES, JobState
 from bot.jobs.delivery import Receipt, ResultSink
-from bot.jobs.states import TO_DELIVER_STATES, JobState
 from bot.jobs.updates import JobUpdate, UpdateHub
 from bot.storage import Database, DeliveryKind, DeliveryRepository, JobRepository, OutputRepository
 from bot.supervisor import Supervisor

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.jobs.model import Job, OutputRef
-from bot.jobs.states import JobState
+from bot.jobmodel.model import Job, OutputRef
+from bot.jobmodel.states import JobState
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,22 +35,22 @@ from bot.errors import (
     PromptLost,
     QueueFull,
 )
-from bot.jobs.backends import Backend, BackendPool
-from bot.jobs.deliverer import Deliverer, retry_pause
-from bot.jobs.delivery import ResultSink
-from bot.jobs.eta import DurationModel
-from bot.jobs.ids import normalize_job_id
-from bot.jobs.model import InputRef, Job, new_job
-from bot.jobs.planning import JobPlanner, JobRequest
-from bot.jobs.runner import JobRunner, Progress, RunOutcome, user_reason
-from bot.jobs.scheduler import FairScheduler, Waiting
-from bot.jobs.states import (
+from bot.jobmodel.ids import normalize_job_id
+from bot.jobmodel.model import InputRef, Job, new_job
+from bot.jobmodel.states import (
     IN_FLIGHT_STATES,
     OPEN_STATES,
     TO_DELIVER_STATES,
     IllegalTransition,
     JobState,
 )
+from bot.jobs.backends import Backend, BackendPool
+from bot.jobs.deliverer import Deliverer, retry_pause
+from bot.jobs.delivery import ResultSink
+from bot.jobs.eta import DurationModel
+from bot.jobs.planning import JobPlanner, JobRequest
+from bot.jobs.runner import JobRunner, Progress, RunOutcome, user_reason
+from bot.jobs.scheduler import FairScheduler, Waiting
 from bot.jobs.updates import JobUpdate, UpdateHub
 from bot.moderation.limits import check_limits, utc_day
 from bot.storage import (

@@ -7,7 +7,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.jobs.model import DEFAULT_LANE
+from bot.jobmodel.model import DEFAULT_LANE
 from bot.moderation.limits import Limits
 
 

@@ -38,8 +38,8 @@ from bot.errors import (
     PromptLost,
     UnexpectedResponse,
 )
+from bot.jobmodel.model import Job, OutputRef
 from bot.jobs.backends import Backend
-from bot.jobs.model import Job, OutputRef
 from bot.jobs.planning import JobPlanner
 from bot.storage import Spool
 

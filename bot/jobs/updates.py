@@ -13,8 +13,8 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from bot.jobs.model import Job
-from bot.jobs.states import TERMINAL_STATES, JobState
+from bot.jobmodel.model import Job
+from bot.jobmodel.states import TERMINAL_STATES, JobState
 
 log = logging.getLogger(__name__)
 

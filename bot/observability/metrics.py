@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
-from bot.jobs.states import JobState
+from bot.jobmodel.states import JobState
 from bot.jobs.updates import JobUpdate, Mailbox, UpdateHub
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from typing import Any, Unpack
 import aiosqlite
 
 from bot.errors import JobNotFound
-from bot.jobs.ids import new_job_id, normalize_job_id
-from bot.jobs.model import InputRef, Job, JobChanges, MessageRef, advance, revise
-from bot.jobs.states import NOTICE_STATES, OPEN_STATES, TERMINAL_STATES, IllegalTransition, JobState
+from bot.jobmodel.ids import new_job_id, normalize_job_id
+from bot.jobmodel.model import InputRef, Job, JobChanges, MessageRef, advance, revise
+from bot.jobmodel.states import NOTICE_STATES, OPEN_STATES, TERMINAL_STATES, IllegalTransition, JobState
 from bot.storage.database import Database
 from bot.storage.deliveries import DeliveryKind
 from bot.storage.errors import StorageError

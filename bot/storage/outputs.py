@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
-from bot.jobs.model import OutputRef
+from bot.jobmodel.model import OutputRef
 from bot.storage.database import Database
 
 # Upsert: a job run again with the same seed rewrites the same indexes.

@@ -18,7 +18,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.jobs.ids import normalize_job_id
+from bot.jobmodel.ids import normalize_job_id
 from bot.storage.errors import StorageError
 
 SPOOL_DIR = "spool"

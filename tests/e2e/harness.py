@@ -15,7 +15,7 @@ from PIL import Image
 
 from bot.app import App
 from bot.config import load_settings
-from bot.jobs.states import JobState
+from bot.jobmodel.states import JobState
 from tests.fakes.discord.server import FakeDiscord
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"

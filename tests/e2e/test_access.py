@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.jobs.states import JobState
+from bot.jobmodel.states import JobState
 from bot.moderation import GuildPolicy, ScreeningResult
 from tests.e2e.harness import BotUnderTest, button_labels, job_id_of, status_of
 from tests.e2e.moderation_support import (

@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 
-from bot.jobs.states import JobState
+from bot.jobmodel.states import JobState
 from tests.e2e.harness import BotUnderTest, job_id_of, png, private_reply, status_of
 
 

@@ -11,7 +11,7 @@ import re
 import socket
 from typing import Any
 
-from bot.jobs.states import JobState
+from bot.jobmodel.states import JobState
 from tests.e2e.harness import BotUnderTest, embed_text, job_id_of, message_edits, private_reply, status_of
 from tests.e2e.moderation_support import mod
 from tests.fakes.comfyui.server import FakeComfyUI

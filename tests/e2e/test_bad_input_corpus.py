@@ -25,7 +25,7 @@ from PIL import Image
 
 from bot.cli.check import run_check
 from bot.config import load_settings
-from bot.jobs.states import JobState
+from bot.jobmodel.states import JobState
 from bot.moderation import PolicyStore
 from bot.storage import GuildSettingsRepository
 from tests.e2e.harness import BotUnderTest, job_id_of, png, private_reply, status_of

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.jobs.states import JobState
+from bot.jobmodel.states import JobState
 from bot.moderation import GuildPolicy, utc_day
 from bot.storage import IntakeRepository
 from tests.e2e.harness import BotUnderTest, button_labels, job_id_of, png, private_reply, status_of

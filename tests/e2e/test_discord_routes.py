@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.jobs.states import JobState
+from bot.jobmodel.states import JobState
 from tests.e2e.harness import TOKEN, BotUnderTest, job_id_of, private_reply, status_of
 
 LONG = "a-checkpoint-whose-name-goes-on-" + "and-on-" * 16 + ".safetensors"  # 156 characters

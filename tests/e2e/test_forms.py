@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.jobs.states import JobState
+from bot.jobmodel.states import JobState
 from bot.moderation import GuildPolicy
 from tests.e2e.harness import BotUnderTest, job_id_of, modal_inputs, status_of
 from tests.e2e.moderation_support import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.jobs.states import JobState
+from bot.jobmodel.states import JobState
 from tests.e2e.harness import BotUnderTest, button_labels, embed_text, job_id_of, private_reply, status_of
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.jobs.states import JobState
+from bot.jobmodel.states import JobState
 from bot.observability import Metrics, MetricsServer
 from bot.supervisor import LoopState, RestartPolicy
 from tests.e2e.harness import BotUnderTest, job_id_of, status_of

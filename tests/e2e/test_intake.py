@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.jobs.states import JobState
+from bot.jobmodel.states import JobState
 from bot.storage import IntakeRepository
 from tests.e2e.harness import BotUnderTest, job_id_of, status_of
 

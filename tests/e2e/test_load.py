@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.jobs.states import JobState
+from bot.jobmodel.states import JobState
 from tests.e2e.harness import BotUnderTest, job_id_of, status_of
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.jobs.states import JobState
+from bot.jobmodel.states import JobState
 from bot.moderation import MANAGE_MESSAGES, AuditAction, utc_day
 from tests.e2e.harness import BotUnderTest
 from tests.e2e.moderation_support import (

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.jobs.states import JobState
+from bot.jobmodel.states import JobState
 from bot.moderation import AuditAction, ScreeningResult
 from tests.e2e.harness import BotUnderTest, png, workflows_copy
 from tests.e2e.moderation_support import (

@@ -8,7 +8,7 @@ import io
 
 from PIL import Image
 
-from bot.jobs.states import JobState
+from bot.jobmodel.states import JobState
 from bot.moderation import AuditAction
 from tests.e2e.harness import BotUnderTest, png
 from tests.e2e.moderation_support import (

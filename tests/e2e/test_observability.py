@@ -4,7 +4,7 @@ composition root owns."""
 
 from __future__ import annotations
 
-from bot.jobs.states import JobState
+from bot.jobmodel.states import JobState
 from bot.supervisor import LoopState
 from tests.e2e.harness import BotUnderTest
 from tests.e2e.moderation_support import reply_of, run_job, set_setting

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.jobs.states import JobState
+from bot.jobmodel.states import JobState
 from bot.moderation import AuditAction, ScreeningResult
 from tests.e2e.harness import BotUnderTest, button_labels
 from tests.e2e.moderation_support import (

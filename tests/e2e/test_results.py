@@ -6,7 +6,7 @@ import io
 
 from PIL import Image
 
-from bot.jobs.states import JobState
+from bot.jobmodel.states import JobState
 from tests.e2e.harness import embed_text, job_id_of, status_of, workflows_copy
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.jobs.states import JobState
+from bot.jobmodel.states import JobState
 from bot.observability import RedactingFilter
 from bot.storage import IntakeRepository
 from tests.e2e.harness import TOKEN, BotUnderTest, job_id_of, private_reply, status_of

@@ -3,7 +3,7 @@ through the channel, and members never see a 50027."""
 
 from __future__ import annotations
 
-from bot.jobs.states import JobState
+from bot.jobmodel.states import JobState
 from tests.e2e.harness import embed_text, job_id_of, message_edits, status_of
 
 

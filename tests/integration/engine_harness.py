@@ -13,12 +13,12 @@ from pathlib import Path
 import aiohttp
 
 from bot.comfy import Backoff, ComfyClient, Endpoint, RetryPolicy
+from bot.jobmodel.model import Job, OutputRef
+from bot.jobmodel.states import JobState
 from bot.jobs.backends import BackendPool
 from bot.jobs.delivery import Receipt
 from bot.jobs.engine import EngineLimits, JobEngine
-from bot.jobs.model import Job, OutputRef
 from bot.jobs.planning import JobRequest
-from bot.jobs.states import JobState
 from bot.jobs.template_planner import TemplatePlanner
 from bot.storage import Database, Spool
 from bot.supervisor import RestartPolicy

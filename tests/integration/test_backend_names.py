@@ -32,10 +32,10 @@ from bot.discord_ui.general import jobs_text, queue_text
 from bot.discord_ui.render import result_embed, status_embed
 from bot.discord_ui.review import review_embed
 from bot.errors import ComfyError, OutputsLost
+from bot.jobmodel.model import Job
+from bot.jobmodel.states import JobState
 from bot.jobs.engine import EngineLimits
-from bot.jobs.model import Job
 from bot.jobs.runner import user_reason
-from bot.jobs.states import JobState
 from bot.jobs.updates import JobUpdate
 from tests.fakes.comfyui.server import FakeComfyUI
 from tests.integration.engine_harness import Harness, build_harness

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from bot.jobs.states import JobState
+from bot.jobmodel.states import JobState
 from bot.storage import Database, DeliveryKind, DeliveryRepository, JobRepository
 from tests.integration.crash.worker import KILL_POINTS, read
 

@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 
 from bot.errors import InvalidParameter, JobNotFound, QueueFull
+from bot.jobmodel.states import IllegalTransition, JobState
 from bot.jobs.engine import EngineLimits
 from bot.jobs.planning import Attachment, JobRequest
-from bot.jobs.states import IllegalTransition, JobState
 from tests.integration.engine_harness import Harness, build_harness
 
 

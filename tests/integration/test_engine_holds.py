@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from bot.jobmodel.model import Job, OutputRef
+from bot.jobmodel.states import IllegalTransition, JobState
 from bot.jobs.delivery import Receipt
 from bot.jobs.engine import EngineLimits
-from bot.jobs.model import Job, OutputRef
-from bot.jobs.states import IllegalTransition, JobState
 from bot.storage import DeliveryKind
 from tests.integration.engine_harness import Harness, build_harness
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from bot.errors import JobError, LimitReached, NoCapableBackend, QueueFull
+from bot.jobmodel.states import JobState
 from bot.jobs.engine import EngineLimits
 from bot.jobs.planning import Attachment, JobRequest
-from bot.jobs.states import JobState
 from bot.moderation.limits import Limits
 from bot.supervisor import LoopState
 from tests.e2e.harness import png, workflows_copy

@@ -18,7 +18,7 @@ import pytest
 from bot.comfy import ComfyClient, ConnectionLost, Endpoint
 from bot.discord_ui.status import StatusMessages
 from bot.discord_ui.throttle import EditThrottle
-from bot.jobs.model import new_job
+from bot.jobmodel.model import new_job
 from bot.jobs.runner import JobRunner
 
 

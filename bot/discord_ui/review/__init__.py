@@ -29,9 +29,9 @@ from bot.discord_ui.review.decisions import ReviewDecisions
 from bot.discord_ui.review.holds import OutputHolds, Screened
 from bot.discord_ui.review.lane import ReviewLane, ReviewUnavailable
 from bot.discord_ui.review.render import decision_line, review_embed
+from bot.jobmodel.model import Job
+from bot.jobmodel.states import JobState
 from bot.jobs.engine import JobEngine
-from bot.jobs.model import Job
-from bot.jobs.states import JobState
 from bot.jobs.updates import JobUpdate, Mailbox
 from bot.moderation import Decision, ModerationService, RequestContext, Screener
 from bot.supervisor import Supervisor

@@ -21,9 +21,9 @@ from bot.discord_ui.review.buttons import acknowledge, decision_form
 from bot.discord_ui.review.lane import ReviewLane
 from bot.discord_ui.review.render import decision_line, review_embed
 from bot.errors import JobNotFound
+from bot.jobmodel.model import Job
+from bot.jobmodel.states import IllegalTransition, JobState
 from bot.jobs.engine import JobEngine
-from bot.jobs.model import Job
-from bot.jobs.states import IllegalTransition, JobState
 from bot.moderation import ModerationService, ReviewOutcome, parse_duration, record_review
 from bot.moderation.access import Action
 

@@ -38,9 +38,9 @@ from bot.discord_ui.review.render import (
 )
 from bot.discord_ui.status import message_nonce
 from bot.errors import BotError, JobNotFound
+from bot.jobmodel.model import Job, MessageRef
+from bot.jobmodel.states import IllegalTransition, JobState
 from bot.jobs.engine import JobEngine
-from bot.jobs.model import Job, MessageRef
-from bot.jobs.states import IllegalTransition, JobState
 from bot.moderation import (
     AuditAction,
     ModerationService,

@@ -21,9 +21,9 @@ from bot.discord_ui.moderation import NO_PINGS
 from bot.discord_ui.review.buttons import review_view
 from bot.discord_ui.review.render import entry_line, hold_reason, review_embed
 from bot.errors import BotError
+from bot.jobmodel.model import Job, MessageRef
+from bot.jobmodel.states import JobState
 from bot.jobs.engine import JobEngine
-from bot.jobs.model import Job, MessageRef
-from bot.jobs.states import JobState
 from bot.moderation import AuditAction, Decision, ModerationService, RequestContext, record_review_hold
 from bot.storage import AuditEntry
 

@@ -8,7 +8,7 @@ from typing import Final
 
 import discord
 
-from bot.jobs.model import Job
+from bot.jobmodel.model import Job
 from bot.moderation import AuditAction, ReviewOutcome, Rule
 from bot.storage import AuditEntry
 

@@ -30,11 +30,11 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
+from bot.jobmodel.model import Job, OutputRef
+from bot.jobmodel.states import JobState
 from bot.jobs.delivery import Receipt
 from bot.jobs.engine import EngineLimits
-from bot.jobs.model import Job, OutputRef
 from bot.jobs.planning import JobRequest
-from bot.jobs.states import JobState
 from bot.storage import DATABASE_FILE, Database
 from tests.integration.engine_harness import build_harness
 

@@ -6,8 +6,8 @@ import dataclasses
 import io
 
 from bot.cli.progress import ProgressLine, describe
-from bot.jobs.model import new_job
-from bot.jobs.states import JobState
+from bot.jobmodel.model import new_job
+from bot.jobmodel.states import JobState
 from bot.jobs.updates import JobUpdate
 
 

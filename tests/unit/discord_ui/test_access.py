@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from bot.discord_ui.access import RESULTS, subject_of
-from bot.jobs.model import Job, new_job
-from bot.jobs.states import JobState
+from bot.jobmodel.model import Job, new_job
+from bot.jobmodel.states import JobState
 from bot.moderation.access import Results
 
 

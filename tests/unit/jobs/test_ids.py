@@ -7,8 +7,8 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.jobmodel.ids import ALPHABET
 from bot.jobs import new_job_id, normalize_job_id
-from bot.jobs.ids import ALPHABET
 
 FORMAT = re.compile(r"^[0-9A-HJKMNP-TV-Z]{8}$")
 

@@ -14,17 +14,8 @@ from bot.jobs import (
     JobState,
     MessageRef,
     advance,
-    approve,
-    cancel,
-    deliver,
-    dispatch,
-    fail,
     new_job,
-    reject,
-    requeue,
     revise,
-    start_running,
-    succeed,
 )
 
 S = JobState
@@ -82,15 +73,15 @@ def test_job_is_frozen() -> None:
 
 
 def test_happy_path_bookkeeping() -> None:
-    job = approve(_job(S.PENDING_REVIEW), now=101)
+    job = advance(_job(S.PENDING_REVIEW), S.QUEUED, now=101)
     assert job.state is S.QUEUED
-    job = dispatch(job, "http://gpu1", now=102, prompt_id="p-1")
+    job = advance(job, S.DISPATCHED, now=102, backend="http://gpu1", prompt_id="p-1")
     assert (job.state, job.backend, job.prompt_id, job.attempts) == (S.DISPATCHED, "http://gpu1", "p-1", 1)
-    job = start_running(job, now=103)
+    job = advance(job, S.RUNNING, now=103)
     assert (job.state, job.started_at, job.prompt_id) == (S.RUNNING, 103, "p-1")
-    job = succeed(job, now=110)
+    job = advance(job, S.SUCCEEDED, now=110)
     assert (job.state, job.finished_at, job.updated_at) == (S.SUCCEEDED, 110, 110)
-    job = deliver(job, now=111)
+    job = advance(job, S.DELIVERED, now=111)
     assert job.state is S.DELIVERED
     assert job.finished_at == 110  # finished when the run ended, not when it was delivered
     assert job.is_terminal
@@ -98,17 +89,17 @@ def test_happy_path_bookkeeping() -> None:
 
 
 def test_requeue_and_redispatch() -> None:
-    job = start_running(dispatch(_job(), "gpu1", now=101), now=102, prompt_id="p-1")
-    job = requeue(job, now=103)
+    job = advance(advance(_job(), S.DISPATCHED, now=101, backend="gpu1"), S.RUNNING, now=102, prompt_id="p-1")
+    job = advance(job, S.QUEUED, now=103)
     assert (job.state, job.backend, job.prompt_id, job.started_at) == (S.QUEUED, None, None, None)
     assert job.attempts == 1
-    job = dispatch(job, "gpu2", now=104)
+    job = advance(job, S.DISPATCHED, now=104, backend="gpu2")
     assert job.attempts == 2
     assert job.params["seed"] == 42  # the re-run uses the same seed
 
 
 def test_fast_job_succeeds_from_dispatched() -> None:
-    job = succeed(dispatch(_job(), "gpu1", now=101), now=102)
+    job = advance(advance(_job(), S.DISPATCHED, now=101, backend="gpu1"), S.SUCCEEDED, now=102)
     assert job.state is S.SUCCEEDED
     assert job.started_at is None
 
@@ -116,8 +107,8 @@ def test_fast_job_succeeds_from_dispatched() -> None:
 @pytest.mark.parametrize(
     ("move", "state"),
     [
-        (lambda j: reject(j, "Not allowed here.", now=200), S.REJECTED),
-        (lambda j: cancel(j, now=200, reason="Cancelled by a moderator."), S.CANCELLED),
+        (lambda j: advance(j, S.REJECTED, now=200, failure_reason="Not allowed here."), S.REJECTED),
+        (lambda j: advance(j, S.CANCELLED, now=200, failure_reason="Cancelled by a moderator."), S.CANCELLED),
     ],
 )
 def test_review_endings_keep_the_reason(move: Callable[[Job], Job], state: JobState) -> None:
@@ -129,7 +120,8 @@ def test_review_endings_keep_the_reason(move: Callable[[Job], Job], state: JobSt
 
 
 def test_fail_keeps_the_reason() -> None:
-    job = fail(dispatch(_job(), "gpu1", now=101), "The image server crashed.", now=150)
+    dispatched = advance(_job(), S.DISPATCHED, now=101, backend="gpu1")
+    job = advance(dispatched, S.FAILED, now=150, failure_reason="The image server crashed.")
     assert (job.state, job.failure_reason, job.finished_at) == (S.FAILED, "The image server crashed.", 150)
 
 
@@ -140,9 +132,9 @@ def test_explicit_changes_win_over_defaults() -> None:
 
 def test_illegal_moves_raise() -> None:
     with pytest.raises(IllegalTransition):
-        deliver(_job(), now=101)
+        advance(_job(), S.DELIVERED, now=101)
     with pytest.raises(IllegalTransition):
-        approve(_job(S.QUEUED), now=101)
+        advance(_job(S.QUEUED), S.QUEUED, now=101)
     with pytest.raises(IllegalTransition):
         advance(_job(), S.DISPATCHED, now=101, expected=[S.RUNNING])
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from bot.jobs.model import new_job
-from bot.jobs.states import JobState
+from bot.jobmodel.model import new_job
+from bot.jobmodel.states import JobState
 from bot.jobs.updates import JobUpdate, UpdateHub
 
 

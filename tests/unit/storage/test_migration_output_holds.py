@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.jobs.states import JobState
+from bot.jobmodel.states import JobState
 from bot.storage import Database, DeliveryRepository, JobRepository
 from bot.storage.migrate import load_migrations
 

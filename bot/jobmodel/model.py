@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
-from bot.jobs.states import (
+from bot.jobmodel.states import (
     FINISHED_STATES,
     IN_FLIGHT_STATES,
     NOTICE_STATES,
@@ -185,53 +185,3 @@ def advance(
 def revise(job: Job, *, now: float, **changes: Unpack[JobChanges]) -> Job:
     """Change bookkeeping fields (status message, prompt id, ...) without moving the state."""
     return dataclasses.replace(job, updated_at=now, **changes)
-
-
-# --- named moves: what the engine calls, each with the arguments that move needs ----------------
-
-
-def approve(job: Job, *, now: float) -> Job:
-    """A moderator let a job through review."""
-    return advance(job, JobState.QUEUED, now=now)
-
-
-def reject(job: Job, reason: str, *, now: float) -> Job:
-    """A moderator (or a policy) refused a job under review."""
-    return advance(job, JobState.REJECTED, now=now, failure_reason=reason)
-
-
-def dispatch(job: Job, backend: str, *, now: float, prompt_id: str | None = None) -> Job:
-    """The scheduler handed the job to ``backend`` (persisted before anything is sent there)."""
-    return advance(job, JobState.DISPATCHED, now=now, backend=backend, prompt_id=prompt_id)
-
-
-def start_running(job: Job, *, now: float, prompt_id: str | None = None) -> Job:
-    """The backend began executing the job's prompt."""
-    if prompt_id is None:
-        return advance(job, JobState.RUNNING, now=now)
-    return advance(job, JobState.RUNNING, now=now, prompt_id=prompt_id)
-
-
-def requeue(job: Job, *, now: float) -> Job:
-    """The backend went away under the job: run it again elsewhere (same params, same seed)."""
-    return advance(job, JobState.QUEUED, now=now)
-
-
-def succeed(job: Job, *, now: float) -> Job:
-    """Every final output is in the spool; delivery comes next."""
-    return advance(job, JobState.SUCCEEDED, now=now)
-
-
-def fail(job: Job, reason: str, *, now: float) -> Job:
-    """The job cannot finish; ``reason`` is shown to the member, so keep it user-safe."""
-    return advance(job, JobState.FAILED, now=now, failure_reason=reason)
-
-
-def cancel(job: Job, *, now: float, reason: str | None = None) -> Job:
-    """The member or a moderator cancelled the job."""
-    return advance(job, JobState.CANCELLED, now=now, failure_reason=reason)
-
-
-def deliver(job: Job, *, now: float) -> Job:
-    """The results reached the member: the job is done."""
-    return advance(job, JobState.DELIVERED, now=now)
