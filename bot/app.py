@@ -196,6 +196,8 @@ class App:
         stack.push_async_callback(pool.close)
         await engine.start()
         stack.push_async_callback(engine.close)
+        for channel_id in engine.recovered_channels:
+            throttle.carry_over(channel_id)
         publisher.start(self.frontend)
         review.start(self.frontend)
         stack.push_async_callback(throttle.close)

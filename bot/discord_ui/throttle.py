@@ -52,6 +52,7 @@ class EditThrottle:
         self._burst = channel_burst
         self._rate = channel_burst / channel_period
         self._clock = clock
+        self._started = clock()
         self._channels: dict[int, _Channel] = {}
         self._last_edit: dict[str, float] = {}
         self.sent = 0
@@ -99,6 +100,14 @@ class EditThrottle:
                 tokens=float(self._burst), refilled_at=self._clock()
             )
         return channel
+
+    def carry_over(self, channel_id: int) -> None:
+        """The process before this one (a restart) used ``channel_id``, maybe up to its last request, and
+        Discord's buckets outlive processes: count its budget as empty when this throttle started."""
+        channel = self._channel(channel_id)
+        now = self._clock()
+        self._refill(channel, now)
+        channel.tokens = min(channel.tokens, (now - self._started) * self._rate)
 
     def touch(self, key: str) -> None:
         """The message ``key`` was just edited outside the throttle; space the next edit from now."""

@@ -66,6 +66,7 @@ from bot.supervisor import RestartPolicy, Supervisor
 log = logging.getLogger(__name__)
 
 IN_FLIGHT = (JobState.DISPATCHED, JobState.RUNNING)
+RECENT_CHANNELS_SECONDS = 900.0
 VERDICT_WAIT = 3.0
 """Seconds a cancel of an executing prompt waits to learn whether the interrupt came in time."""
 
@@ -177,6 +178,9 @@ class JobEngine:
         self._gates: dict[str, asyncio.Lock] = {}
         self._blocked_since: dict[str, float] = {}
         self._seq = itertools.count(1)
+        self.recovered_channels: set[int] = set()
+        """Channels the previous process was busy in (its jobs left over, or any job of the last minutes):
+        their Discord rate-limit budgets may be spent, and Discord remembers across our restarts."""
         self._closing = False
 
     # --- lifecycle ----------------------------------------------------------------------------------
@@ -852,6 +856,10 @@ class JobEngine:
         unnotified = await self.jobs.list_unnotified()
         for job in unnotified:
             self.deliverer.request(job.id)
+        recent = await self.jobs.channels_since(self._clock() - RECENT_CHANNELS_SECONDS)
+        self.recovered_channels = recent | {
+            j.channel_id for j in (*queued, *in_flight, *succeeded, *unnotified)
+        }
         log.info(
             "recovered: %d queued, %d in flight, %d to deliver, %d to notify",
             len(queued),

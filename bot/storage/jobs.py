@@ -75,6 +75,7 @@ SELECT COUNT(*) FROM jobs
 WHERE guild_id IS ? AND user_id = ? AND state IN (SELECT value FROM json_each(?))
 """
 _LAST_IN_GUILD = "SELECT MAX(created_at) FROM jobs WHERE guild_id IS ? AND user_id = ?"
+_CHANNELS_SINCE = "SELECT DISTINCT channel_id FROM jobs WHERE created_at >= ?"
 _ENDED_BEFORE = """
 SELECT id FROM jobs WHERE state IN (SELECT value FROM json_each(?)) AND updated_at < ?
 ORDER BY created_at, seq
@@ -182,6 +183,10 @@ class JobRepository:
             updated = revise(current, now=self._db.clock(), **changes)
             await _write(conn, current, updated)
         return updated
+
+    async def channels_since(self, since: float) -> set[int]:
+        """Channels of the jobs created since ``since`` (a UNIX time)."""
+        return {int(row[0]) for row in await self._db.fetch_all(_CHANNELS_SINCE, (since,))}
 
     async def list_by_state(self, *states: JobState, limit: int = -1) -> list[Job]:
         """Jobs in any of ``states``, oldest first (QUEUED jobs come back in their queue order)."""

@@ -94,3 +94,16 @@ async def test_deliveries_and_queued_edits_share_the_channel_budget() -> None:
     assert sorted(out.sent) == ["elsewhere", "progress"]
     await throttle.reserve(1)  # and a delivery can take from it again
     await throttle.close()
+
+
+async def test_a_channel_the_previous_process_used_starts_from_an_empty_budget() -> None:
+    """A restarted bot does not know what its previous process spent in a channel; Discord does."""
+    now = [100.0]
+    throttle = EditThrottle(interval=0.0, channel_burst=4, channel_period=5.0, clock=lambda: now[0])
+    throttle.carry_over(1)
+    assert throttle._channel(1).tokens == 0.0
+    assert throttle._channel(2).tokens == 4.0  # a channel nobody used before
+    now[0] += 2.5  # two requests' worth of refill (4 per 5 s)
+    throttle.carry_over(3)
+    assert throttle._channel(3).tokens == 2.0
+    await throttle.close()
