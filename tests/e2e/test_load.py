@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.jobmodel.states import JobState
-from tests.e2e.harness import BotUnderTest, job_id_of, status_of
+from tests.e2e.harness import BotUnderTest, embed_text, job_id_of, status_of
 
 
 def members(fake, count: int = 6) -> list:
@@ -43,22 +43,40 @@ async def test_thirty_concurrent_jobs_in_one_channel_without_a_429(make_bot, fak
 
 
 async def test_queued_jobs_see_their_position_move_up(make_bot, fake_comfy) -> None:
-    fake_comfy.step_delay = 0.03
+    """The queue is held still by pausing the backend, then moved by exactly one finished job: the
+    messages of the jobs behind it must show their new places (on any machine, however slow)."""
+    fake_comfy.step_delay = 0.01
+    fake_comfy.pause()  # the first job stops at its first step
     bot = await make_bot(env={"MAX_QUEUED_PER_USER": "10", "COMFYUI_MAX_IN_FLIGHT": "1"})
-    finals = await _run_concurrently(bot, 6, steps=10)
-
-    def positions(message) -> list[str]:
-        return [
-            f["value"]
-            for snapshot in message.history
-            for embed in snapshot["embeds"]
-            for f in embed.get("fields", [])
-            if f["name"] == "Position"
-        ]
-
-    moved = [positions(m) for m in finals if len(set(positions(m))) >= 2]
-    assert moved, f"a waiting job's position was refreshed: {[positions(m) for m in finals]}"
+    fake = bot.fake
+    users = members(fake)
+    records = [
+        await fake.slash("imagine", {"prompt": f"crowd {i}", "steps": 10}, user=users[i]) for i in range(5)
+    ]
+    messages = [await status_of(fake, r) for r in records]
+    waiting = [m for m in messages if "Position" in embed_text(fake.message(m.id))]
+    await fake.wait_for(
+        lambda: all("3 ahead of you" in embed_text(fake.message(m.id)) for m in waiting[-1:]), timeout=15
+    )
+    before = {m.id: _position(fake.message(m.id)) for m in waiting}
+    fake_comfy.resume()
+    await bot.fake.wait_for(lambda: len(fake_comfy.executions) >= 1, timeout=15)
+    fake_comfy.pause()  # the second job stops at its next step: the queue moved by one
+    await fake.wait_for(
+        lambda: all(_position(fake.message(m.id)) != before[m.id] for m in waiting[1:]), timeout=15
+    )
+    moved = {m.id: _position(fake.message(m.id)) for m in waiting[1:]}
+    fake_comfy.resume()
+    for message in messages:
+        await bot.wait_job(job_id_of(message), JobState.DELIVERED, timeout=30)
+    assert [before[m] for m in moved] != list(moved.values()), moved
+    assert "2 ahead of you" in moved[waiting[-1].id]
     assert bot.fake.stats.rate_limited == 0
+
+
+def _position(message) -> str:
+    fields = [f for embed in message.embeds for f in embed.get("fields", []) if f["name"] == "Position"]
+    return fields[0]["value"] if fields else ""
 
 
 async def test_concurrent_jobs_edited_through_the_channel_without_a_429(make_bot, fake_comfy) -> None:
