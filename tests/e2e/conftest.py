@@ -7,14 +7,24 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import BotUnderTest
+from tests.e2e.moderation_support import MovableClock
 
 #: moderation limits that would otherwise refuse the quick succession of jobs these tests make
 RELAXED = {"cooldown_seconds": "0", "max_queued_per_user": "0", "daily_jobs": "0"}
 
 
 @pytest.fixture
-async def bot(fake_discord, fake_comfy, tmp_path: Path) -> AsyncIterator[BotUnderTest]:
-    under_test = BotUnderTest(fake_discord, tmp_path / "data", [fake_comfy.base_url])
+def clock() -> MovableClock:
+    """The bot's wall clock; a test moves it (past a cooldown, across the UTC day)."""
+    return MovableClock()
+
+
+@pytest.fixture
+async def bot(fake_discord, fake_comfy, tmp_path: Path, clock: MovableClock) -> AsyncIterator[BotUnderTest]:
+    """A bot under the DEFAULT moderation settings (cooldown, queue limit and daily quota on)."""
+    under_test = BotUnderTest(
+        fake_discord, tmp_path / "data", [fake_comfy.base_url], options={"clock": clock}
+    )
     await under_test.start()
     yield under_test
     await under_test.stop()

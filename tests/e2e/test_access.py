@@ -5,9 +5,7 @@ the Reject form without the moderator permission. Every refusal is private and c
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,22 +38,6 @@ class StandInScreener:
     def classify(self, image: bytes) -> ScreeningResult:
         self.seen.append(len(image))
         return ScreeningResult(nsfw=True, score=0.91, labels=("FEMALE_BREAST_EXPOSED",))
-
-
-@pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock()
-
-
-@pytest.fixture
-async def bot(fake_discord, fake_comfy, tmp_path: Path, clock: MovableClock) -> AsyncIterator[BotUnderTest]:
-    """A bot under the default moderation settings (cooldown, queue limit and daily quota on)."""
-    under_test = BotUnderTest(
-        fake_discord, tmp_path / "data", [fake_comfy.base_url], options={"clock": clock}
-    )
-    await under_test.start()
-    yield under_test
-    await under_test.stop()
 
 
 def public_messages(fake: FakeDiscord, channel: Any) -> list[Any]:

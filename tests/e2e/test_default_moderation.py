@@ -5,11 +5,7 @@ limits do to restarts, retries and buttons."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from bot.jobmodel.states import JobState
 from bot.moderation import GuildPolicy, utc_day
@@ -19,21 +15,6 @@ from tests.e2e.moderation_support import MovableClock, reply_of
 
 DEFAULTS = GuildPolicy()
 RESULT_BUTTONS = ["Re-roll", "Edit", "Delete"]
-
-
-@pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock()
-
-
-@pytest.fixture
-async def bot(fake_discord, fake_comfy, tmp_path: Path, clock: MovableClock) -> AsyncIterator[BotUnderTest]:
-    under_test = BotUnderTest(
-        fake_discord, tmp_path / "data", [fake_comfy.base_url], options={"clock": clock}
-    )
-    await under_test.start()
-    yield under_test
-    await under_test.stop()
 
 
 def test_the_defaults_limit_members() -> None:

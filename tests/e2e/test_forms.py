@@ -3,11 +3,6 @@ restart still works with what was typed in it, and two people editing one job ge
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from bot.jobmodel.states import JobState
 from bot.moderation import GuildPolicy
 from tests.e2e.harness import BotUnderTest, job_id_of, modal_inputs, status_of
@@ -21,21 +16,6 @@ from tests.e2e.moderation_support import (
 )
 
 COOLDOWN = GuildPolicy().cooldown_seconds
-
-
-@pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock()
-
-
-@pytest.fixture
-async def bot(fake_discord, fake_comfy, tmp_path: Path, clock: MovableClock) -> AsyncIterator[BotUnderTest]:
-    under_test = BotUnderTest(
-        fake_discord, tmp_path / "data", [fake_comfy.base_url], options={"clock": clock}
-    )
-    await under_test.start()
-    yield under_test
-    await under_test.stop()
 
 
 async def test_a_reject_form_submitted_after_a_restart(bot: BotUnderTest) -> None:

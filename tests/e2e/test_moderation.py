@@ -39,24 +39,6 @@ SUBCOMMANDS = [
 ]
 
 
-@pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock()
-
-
-@pytest.fixture
-async def clocked_bot(fake_discord, fake_comfy, tmp_path: Path, clock: MovableClock):
-    under_test = BotUnderTest(
-        fake_discord,
-        tmp_path / "data",
-        [fake_comfy.base_url],
-        options={"clock": clock},
-    )
-    await under_test.start()
-    yield under_test
-    await under_test.stop()
-
-
 async def test_mod_is_one_guild_only_group_hinted_to_message_managers(bot: BotUnderTest) -> None:
     fake = bot.fake
     group = fake.find_command("mod")
@@ -158,9 +140,9 @@ async def test_settings_set_show_reset_round_trip_with_clear_errors(bot: BotUnde
 
 
 async def test_quota_runs_out_and_comes_back_at_the_utc_day_boundary(
-    clocked_bot: BotUnderTest, clock: MovableClock
+    bot: BotUnderTest, clock: MovableClock
 ) -> None:
-    bot, fake = clocked_bot, clocked_bot.fake
+    bot, fake = bot, bot.fake
     await set_setting(fake, "daily_jobs", "2")
     await set_setting(fake, "cooldown_seconds", "0")
     clock.just_before_midnight(120)

@@ -41,11 +41,6 @@ class StandInScreener:
 
 
 @pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock()
-
-
-@pytest.fixture
 def screener(monkeypatch: pytest.MonkeyPatch) -> StandInScreener:
     stand_in = StandInScreener()
     monkeypatch.setattr("bot.app.load_screener", lambda: (stand_in, "output screening is on (stand-in)"))
