@@ -48,6 +48,15 @@ class FakeSettings:
     clips: list[str] = field(default_factory=lambda: list(DEFAULT_CLIPS))
     upscale_models: list[str] = field(default_factory=lambda: list(DEFAULT_UPSCALE_MODELS))
     configs: list[str] = field(default_factory=lambda: list(DEFAULT_CONFIGS))
+    device: str = "cpu"
+    """What /system_stats reports: "cpu" (as recorded: `--cpu`, the device is the CPU) or "cuda" (a GPU)."""
+    import_failures: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
+    """Node modules that failed to import at start: (module path under the root, reason, node classes it
+    would have provided). Those classes are absent from /object_info and unknown to POST /prompt, and
+    /internal/logs tells why, as on a real server (see FakeComfyUI.fail_import)."""
+
+    def unavailable(self, class_type: str) -> bool:
+        return any(class_type in nodes for _, _, nodes in self.import_failures)
 
     @property
     def max_upload_bytes(self) -> int:
