@@ -282,7 +282,8 @@ def check_start_options(
     if runs_on_cpu(stats):
         report.warn(
             f"backend {endpoint.name} computes on the CPU (no GPU in use): an image takes minutes there; "
-            "check that ComfyUI is not started with --cpu and that its PyTorch build sees the GPU"
+            "check that ComfyUI is not started with --cpu and that its PyTorch build sees the GPU",
+            2,
         )
     method = preview_method(stats)
     if method is None:
@@ -291,7 +292,8 @@ def check_start_options(
         report.warn(
             f"backend {endpoint.name} sends no live previews (ComfyUI was started without "
             "--preview-method): add --preview-method auto (or taesd) to its command line, or set "
-            "LIVE_PREVIEWS=false"
+            "LIVE_PREVIEWS=false",
+            2,
         )
     elif method != "none":
         report.info(f"live previews on (--preview-method {method})", 2)
@@ -372,7 +374,8 @@ async def check_backend(
     if custom:
         report.warn(
             f"backend {endpoint.name}: custom nodes failed to import (their node types are missing): "
-            + "; ".join(str(f) for f in custom)
+            + "; ".join(str(f) for f in custom),
+            2,
         )
     return findings
 
