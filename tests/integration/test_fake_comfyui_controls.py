@@ -526,3 +526,37 @@ async def test_system_stats_say_how_the_server_was_started(
     assert ("--cpu" in argv) is (device == "cpu")
     (found,) = stats["devices"]
     assert found["type"] == device
+
+
+async def test_a_latent_bigger_than_the_machine_fails_like_a_real_cpu_server(
+    fake_comfy: FakeComfyUI, session: aiohttp.ClientSession
+) -> None:
+    """Seen on the real server (tests/real/extra_workflows/huge.json): torch cannot allocate 256 GiB."""
+    prompt = {
+        "1": {
+            "class_type": "EmptyLatentImage",
+            "inputs": {"width": 16384, "height": 16384, "batch_size": 4096},
+        },
+        "2": {
+            "class_type": "SlowSteps",
+            "inputs": {"samples": ["1", 0], "steps": 1, "delay": 0.0, "seed": 0, "send_previews": False},
+        },
+        "3": {"class_type": "SaveImageWebsocket", "inputs": {"images": ["2", 1]}},
+    }
+    run = await run_prompt(session, fake_comfy, prompt)
+    (error,) = run.of("execution_error")
+    assert (error["node_id"], error["node_type"], error["exception_type"]) == (
+        "1",
+        "EmptyLatentImage",
+        "RuntimeError",
+    )
+    assert error["exception_message"] == (
+        "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: "
+        "you tried to allocate 274877906944 bytes. Error code 12 (Cannot allocate memory)\n"
+    )
+    assert error["current_inputs"] == {"width": [16384], "height": [16384], "batch_size": [4096]}
+    assert error["executed"] == []
+    assert "execution_success" not in run.types()
+    # A batch that fits still runs.
+    prompt["1"]["inputs"].update(width=512, height=512, batch_size=4)
+    assert "execution_success" in (await run_prompt(session, fake_comfy, prompt)).types()

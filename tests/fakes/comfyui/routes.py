@@ -21,6 +21,7 @@ from PIL.PngImagePlugin import PngInfo
 
 from .nodes import NODES
 from .prompt_queue import QueueItem
+from .settings import RAM_FREE, RAM_TOTAL
 from .validation import validate_prompt
 
 if TYPE_CHECKING:
@@ -385,7 +386,7 @@ class Routes:
         return web.json_response({name: node.info(self.fake)} if node is not None else {})
 
     async def system_stats(self, request: web.Request) -> web.StreamResponse:
-        ram_total, ram_free = 17179869184, 12884901888
+        ram_total, ram_free = RAM_TOTAL, RAM_FREE
         settings = self.fake.settings
         argv = ["main.py", "--listen", "127.0.0.1", "--port", str(self.fake.port), "--disable-auto-launch"]
         if settings.device == "cpu":

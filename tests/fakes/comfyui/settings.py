@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 DEFAULT_MAX_UPLOAD_SIZE = 100 * 1024 * 1024
+RAM_TOTAL = 17179869184
+"""The memory /system_stats reports; a latent that would not fit fails like a real CPU server's."""
+RAM_FREE = 12884901888
 
 DEFAULT_CHECKPOINTS = (
     "v1-5-pruned-emaonly.safetensors",
