@@ -11,6 +11,7 @@ import os
 import shlex
 import signal
 import socket
+import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -186,40 +187,47 @@ class OwnServer:
 
     async def start(self, session: aiohttp.ClientSession, timeout: float = 240.0) -> None:
         command = self.command.replace("{port}", str(self.port))
-        process = await asyncio.create_subprocess_exec(
-            "/bin/sh",
-            "-c",
-            command,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        # Output to a file, not a pipe: a foreground server nobody reads would block on a full pipe.
+        # (The child keeps its own copy of the file; ours may close.)
+        with tempfile.TemporaryFile() as output:
+            process = await asyncio.create_subprocess_exec(
+                "/bin/sh",
+                "-c",
+                command,
+                stdout=output,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
+            await self._wait_answering(session, process, command, timeout)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await process.wait()
+            if process.returncode is None:
+                self.pid, self._foreground = process.pid, process  # the command is the server
+                return
+            output.seek(0)
+            printed = output.read().decode(errors="replace").strip().splitlines()
+        last = printed[-1].strip() if printed else ""
+        if not last.isdigit():
+            raise AssertionError(f"{command!r} exited but its last line is not a PID: {last!r}")
+        self.pid, self._foreground = int(last), None
+
+    async def _wait_answering(
+        self,
+        session: aiohttp.ClientSession,
+        process: asyncio.subprocess.Process,
+        command: str,
+        timeout: float,
+    ) -> None:
         server = RealServer(self.url, session)
         deadline = time.monotonic() + timeout
-        output = b""
-        reader = asyncio.create_task(process.stdout.read()) if process.stdout else None
         while not await server.answers():
             if time.monotonic() > deadline:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
                 raise AssertionError(f"{shlex.quote(command)} did not start a server on {self.port}")
             if process.returncode not in (None, 0):
                 raise AssertionError(f"{command!r} exited with {process.returncode}")
             await asyncio.sleep(0.5)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(5):
-                await process.wait()
-        if process.returncode == 0 and reader is not None:
-            output = await reader
-            last = output.decode(errors="replace").strip().splitlines()[-1:] or [""]
-            if not last[0].strip().isdigit():
-                raise AssertionError(f"{command!r} exited but printed no PID: {output[-200:]!r}")
-            self.pid = int(last[0].strip())
-            self._foreground = None
-        else:
-            if reader is not None:
-                reader.cancel()
-            self.pid = process.pid
-            self._foreground = process
 
     async def kill(self, session: aiohttp.ClientSession) -> None:
         """SIGKILL, like a crash or a power cut: nothing is flushed, every socket just drops."""
