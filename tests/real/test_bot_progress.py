@@ -86,9 +86,9 @@ async def test_steps_of_one_node_never_go_backwards_in_the_engine(bot: BotUnderT
     finally:
         await recorder.close()
     steps = [u.step for u in _running(recorder.of(job_id)) if u.node == "SlowSteps" and u.step is not None]
+    # (An observer's mailbox keeps the latest update per job, so it may not see every step.)
     assert len(steps) >= 3, steps
     assert backwards(steps) == [], steps
-    assert steps[-1] == 12
 
 
 async def test_live_previews_from_a_real_sampler_reach_the_status_message(bot: BotUnderTest) -> None:

@@ -61,3 +61,34 @@ async def _pending(server: RealServer, job_id: str) -> bool:
 async def _requeued(bot: BotUnderTest, job_id: str) -> bool:
     job = await bot.engine.jobs.get(job_id)
     return job.state is JobState.QUEUED
+
+
+async def test_a_job_whose_server_dies_for_good_moves_to_another_server(
+    real_bot, own_server: OwnServer, servers: list[RealServer], http: aiohttp.ClientSession
+) -> None:
+    """One job on each server (one prompt in flight per server); the tier's own server is killed and
+    stays down: its job runs again on the other server once the reconnect grace is over."""
+    other = servers[0]
+    mine = RealServer(own_server.url, http)
+    bot: BotUnderTest = await real_bot(
+        backends=[own_server.url, other.url], env={"COMFYUI_MAX_IN_FLIGHT": "1"}
+    )
+    started = [await command(bot, "slow", {"steps": 150, "delay": 0.1, "seed": seed}) for seed in (51, 52)]
+    ids = [job_id for _, job_id in started]
+
+    async def job_on_mine() -> str | None:
+        for job_id in ids:
+            if await _prompt_running(mine, job_id):
+                return job_id
+        return None
+
+    on_mine = await poll(job_on_mine, 120, "one of the jobs running on the server to be killed")
+    await own_server.kill(http)
+    job = await delivered(bot, on_mine, timeout=420)
+    assert job.backend == other.name
+    assert job.params["seed"] in (51, 52)
+    (entry,) = await other.history_of_job(on_mine)
+    assert entry.succeeded
+    message = next(m for m, job_id in started if job_id == on_mine)
+    assert len(bot.fake.message(message.id).attachments) == 1
+    assert not [t for t in map(embed_text, versions(bot.fake.message(message.id))) if "Failed" in t]
