@@ -1,8 +1,9 @@
 """Real servers: the seeds' submit-and-wait loop against comfycord's engine, with the same jobs.
 
 ``python -m bench --real URL[,URL...] [--jobs N] [--template imagine] [--set NAME=VALUE ...]
-[--workflows DIR]``. Both patterns run in the same invocation, on the same servers, after one
-untimed warm-up job per server (it loads the models):
+[--workflows DIR] [--rounds 2]``. Both patterns run in the same invocation, on the same servers,
+after one untimed warm-up job per server (it loads the models), in blocks A B B A ... so that load
+from elsewhere on the machine weighs on both alike:
 
 - ``sequential``: the pattern of ComfyUI's API examples (../shared/seeds): for each job a new
   websocket with a fresh client id, ``POST /prompt``, wait for ``executing {node: null}``, close, next.
@@ -172,6 +173,9 @@ async def engine(
     jobs: int,
     capacity: int,
     scratch: Path,
+    *,
+    pattern: str = "engine",
+    seed_base: int = 2_000,
 ) -> Ran:
     ran = Ran()
     planner = TemplatePlanner(templates)
@@ -188,7 +192,7 @@ async def engine(
             started = time.monotonic()
             ids = []
             for n in range(jobs):
-                chosen = job_values(templates[template], values, "engine", n, 2_000)
+                chosen = job_values(templates[template], values, pattern, n, seed_base)
                 request = JobRequest(user_id=n, channel_id=0, template=template, values=chosen)
                 ids.append((await runner.submit(request)).id)
             finished = await _wait_finished(runner, ids)
@@ -245,17 +249,34 @@ async def server_runs(
     return {name: sorted(found) for name, found in runs.items()}
 
 
-def figures(ran: Ran, runs: Mapping[str, list[tuple[int, int]]], jobs: int) -> dict[str, Any]:
-    gaps = [(b[0] - a[1]) / 1000 for found in runs.values() for a, b in itertools.pairwise(found)]
-    work = sum(end - start for found in runs.values() for start, end in found) / 1000
+def figures(blocks: Sequence[tuple[Ran, Mapping[str, list[tuple[int, int]]]]], jobs: int) -> dict[str, Any]:
+    """One pattern's figures over its blocks (gaps only between prompts of the same block)."""
+    wall = sum(ran.wall_s for ran, _ in blocks)
+    gaps = [
+        (b[0] - a[1]) / 1000
+        for _, runs in blocks
+        for found in runs.values()
+        for a, b in itertools.pairwise(found)
+    ]
+    work = sum(end - start for _, runs in blocks for found in runs.values() for start, end in found) / 1000
+    per_server: dict[str, int] = {}
+    for _, runs in blocks:
+        for name, found in runs.items():
+            per_server[name] = per_server.get(name, 0) + len(found)
     return {
-        "wall_s": round(ran.wall_s, 3),
-        "jobs_per_s": round(jobs / ran.wall_s, 4) if ran.wall_s else 0.0,
+        "wall_s": round(wall, 3),
+        "jobs_per_s": round(jobs / wall, 4) if wall else 0.0,
         "idle_gap_ms": summary(gaps),
         "server_busy_s": round(work, 3),
-        "jobs_per_server": {name: len(found) for name, found in runs.items()},
-        "failed": ran.failed,
+        "jobs_per_server": per_server,
+        "failed": sum(ran.failed for ran, _ in blocks),
     }
+
+
+def block_sizes(jobs: int, rounds: int) -> list[int]:
+    """``jobs`` split over ``rounds`` blocks as evenly as possible."""
+    rounds = max(1, min(rounds, jobs))
+    return [jobs // rounds + (1 if i < jobs % rounds else 0) for i in range(rounds)]
 
 
 async def run(
@@ -266,8 +287,11 @@ async def run(
     values: Mapping[str, str] | None = None,
     workflows: Path | None = None,
     capacity: int | None = None,
+    rounds: int = 2,
 ) -> dict[str, Any]:
-    """Both patterns on the same servers with the same jobs; one JSON-able report."""
+    """Both patterns on the same servers with the same jobs; one JSON-able report. The jobs are split
+    into ``rounds`` blocks per pattern, run in the order A B B A ..., so that a load that drifts during
+    the run (other work on the machine) weighs on both patterns alike."""
     backends = endpoints(urls)
     jobs = jobs or 4 * len(backends)
     capacity = capacity or int(os.environ.get("COMFYUI_MAX_IN_FLIGHT", "2"))
@@ -285,17 +309,14 @@ async def run(
     async with aiohttp.ClientSession(timeout=timeout) as session:
         for endpoint in backends:  # untimed: loads the models on every server
             await sequential(session, [endpoint], planner, template, values, 1, pattern="warm-up")
-        seeds = await sequential(session, backends, planner, template, values, jobs)
-        with tempfile.TemporaryDirectory(prefix="comfycord-bench-") as scratch:
-            ours = await engine(session, backends, templates, template, values, jobs, capacity, Path(scratch))
-        seeds_runs = await server_runs(session, seeds.prompts)
-        our_runs = await server_runs(session, ours.prompts)
-    seq, eng = figures(seeds, seeds_runs, jobs), figures(ours, our_runs, jobs)
+        done = await _rounds(session, backends, templates, template, values, jobs, capacity, rounds)
+    seq, eng = figures(done["seq"], jobs), figures(done["eng"], jobs)
     return {
         "servers": [e.name for e in backends],
         "template": template,
         "values": values,
         "jobs": jobs,
+        "rounds": len(done["seq"]),
         "in_flight_per_server": capacity,
         "sequential": seq,
         "engine": eng,
@@ -307,6 +328,53 @@ async def run(
     }
 
 
+Blocks = list[tuple[Ran, Mapping[str, list[tuple[int, int]]]]]
+
+
+async def _rounds(
+    session: aiohttp.ClientSession,
+    backends: Sequence[Endpoint],
+    templates: TemplateSet,
+    template: str,
+    values: Mapping[str, str],
+    jobs: int,
+    capacity: int,
+    rounds: int,
+) -> dict[str, Blocks]:
+    """Each pattern's blocks, run A B B A ...; seeds and prompt texts never repeat."""
+    planner = TemplatePlanner(templates)
+    done: dict[str, Blocks] = {"seq": [], "eng": []}
+    for block, size in enumerate(block_sizes(jobs, rounds)):
+        for which in ("seq", "eng") if block % 2 == 0 else ("eng", "seq"):
+            if which == "seq":
+                ran = await sequential(
+                    session,
+                    backends,
+                    planner,
+                    template,
+                    values,
+                    size,
+                    pattern=f"sequential {block}",
+                    seed_base=100_000 + 10_000 * block,
+                )
+            else:
+                with tempfile.TemporaryDirectory(prefix="comfycord-bench-") as scratch:
+                    ran = await engine(
+                        session,
+                        backends,
+                        templates,
+                        template,
+                        values,
+                        size,
+                        capacity,
+                        Path(scratch),
+                        pattern=f"engine {block}",
+                        seed_base=200_000 + 10_000 * block,
+                    )
+            done[which].append((ran, await server_runs(session, ran.prompts)))
+    return done
+
+
 def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench --real", description=__doc__.split("\n\n")[0])
     parser.add_argument("--real", required=True, help="comma-separated ComfyUI URLs")
@@ -315,6 +383,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--set", dest="values", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--workflows", type=Path, default=None, help="default: WORKFLOWS_DIR or ./workflows")
     parser.add_argument("--in-flight", type=int, default=None, help="default: COMFYUI_MAX_IN_FLIGHT or 2")
+    parser.add_argument("--rounds", type=int, default=2, help="blocks per pattern, run A B B A (default 2)")
     return parser.parse_args(argv)
 
 
@@ -335,6 +404,7 @@ def main(argv: Sequence[str]) -> dict[str, Any]:
             values=values,
             workflows=args.workflows,
             capacity=args.in_flight,
+            rounds=args.rounds,
         )
     )
 
