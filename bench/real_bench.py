@@ -48,6 +48,7 @@ from bot.jobs.model import Job, OutputRef
 from bot.jobs.planning import JobRequest
 from bot.jobs.states import JobState
 from bot.jobs.template_planner import TemplatePlanner
+from bot.jobs.updates import Mailbox
 from bot.storage import Database, Spool
 from bot.templates import Template, TemplateSet, load_templates
 
@@ -189,13 +190,14 @@ async def engine(
         try:
             await _wait_capable(pool, template)
             await runner.start()
+            box = runner.updates.subscribe()
             started = time.monotonic()
             ids = []
             for n in range(jobs):
                 chosen = job_values(templates[template], values, pattern, n, seed_base)
                 request = JobRequest(user_id=n, channel_id=0, template=template, values=chosen)
                 ids.append((await runner.submit(request)).id)
-            finished = await _wait_finished(runner, ids)
+            finished = await _wait_finished(runner, box, ids)
             ran.wall_s = time.monotonic() - started
         finally:
             await runner.close()
@@ -217,16 +219,24 @@ async def _wait_capable(pool: BackendPool, template: str) -> None:
         await asyncio.sleep(0.1)
 
 
-async def _wait_finished(engine: JobEngine, ids: Sequence[str]) -> list[Job]:
+async def _wait_finished(engine: JobEngine, box: Mailbox, ids: Sequence[str]) -> list[Job]:
+    """Wait on the engine's own updates (polling the database would take CPU from the servers on a
+    small machine); the database is read again now and then in case an update was missed."""
     done = (JobState.DELIVERED, JobState.FAILED, JobState.CANCELLED)
+    open_ids = set(ids)
     deadline = time.monotonic() + PATIENCE
-    while True:
-        jobs = [await engine.jobs.require(i) for i in ids]
-        if all(j.state in done for j in jobs):
-            return jobs
+    while open_ids:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{sum(j.state not in done for j in jobs)} job(s) unfinished")
-        await asyncio.sleep(0.05)
+            raise TimeoutError(f"{len(open_ids)} job(s) unfinished")
+        try:
+            async with asyncio.timeout(5):
+                updates = await box.get()
+        except TimeoutError:
+            stored = [await engine.jobs.require(i) for i in open_ids]
+            open_ids -= {job.id for job in stored if job.state in done}
+            continue
+        open_ids -= {u.job.id for u in updates if u.job.state in done}
+    return [await engine.jobs.require(i) for i in ids]
 
 
 # --- what the servers say ------------------------------------------------------------------------------
