@@ -2,6 +2,9 @@
 
 Figures are comparable from run to run only on the same machine; quote medians and ratios from one
 run. ``--quick`` is a reduced run (well under a minute) for smoke-testing the benchmarks themselves.
+
+``python -m bench --real URL[,URL...] [--jobs N] [--set NAME=VALUE ...]`` benchmarks real ComfyUI
+servers instead (see bench/real_bench.py and the README): nothing else runs then.
 """
 
 from __future__ import annotations
@@ -14,7 +17,15 @@ import sys
 import time
 from typing import Any
 
-from bench import cancel_bench, client_bench, discord_bench, engine_bench, filter_bench, soak_bench
+from bench import (
+    cancel_bench,
+    client_bench,
+    discord_bench,
+    engine_bench,
+    filter_bench,
+    real_bench,
+    soak_bench,
+)
 
 
 async def main(quick: bool) -> dict[str, Any]:
@@ -48,4 +59,7 @@ async def main(quick: bool) -> dict[str, Any]:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.ERROR)
-    print(json.dumps(asyncio.run(main("--quick" in sys.argv)), indent=2))
+    if any(arg == "--real" or arg.startswith("--real=") for arg in sys.argv[1:]):
+        print(json.dumps(real_bench.main(sys.argv[1:]), indent=2))
+    else:
+        print(json.dumps(asyncio.run(main("--quick" in sys.argv)), indent=2))

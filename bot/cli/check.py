@@ -7,10 +7,11 @@ from collections.abc import Sequence
 import aiohttp
 
 from bot.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, endpoints, fail
-from bot.comfy import ComfyHttp, RetryPolicy
+from bot.cli.server_notes import ImportFailure, import_failures, missing_node_types, read_log
+from bot.comfy import ComfyHttp, Endpoint, RetryPolicy
 from bot.config import Settings
 from bot.errors import ComfyError, ConfigError
-from bot.templates import Template, load_templates_lenient, preflight
+from bot.templates import Template, TemplateSet, load_templates_lenient, preflight
 
 
 def _param_summary(template: Template) -> str:
@@ -51,21 +52,37 @@ async def run_check(settings: Settings, urls: Sequence[str]) -> int:
         return status
     async with aiohttp.ClientSession() as session:
         for endpoint in backends:
-            http = ComfyHttp(session, endpoint, timeout=settings.comfyui_timeout, retry=RetryPolicy.never())
-            print(f"\nbackend {endpoint.name}:")
-            try:
-                info = await http.object_info()
-            except ComfyError as exc:
-                print(f"  unreachable: {exc}")
+            if not await _check_backend(session, endpoint, templates, settings):
                 status = EXIT_FAILED
-                continue
-            for template in templates:
-                capability = preflight(template, info, backend=endpoint.name)
-                if capability.ok:
-                    print(f"  /{template.name}: ok")
-                else:
-                    status = EXIT_FAILED
-                    print(f"  /{template.name}: cannot run")
-                    for reason in capability.reasons:
-                        print(f"      - {reason}")
     return status
+
+
+async def _check_backend(
+    session: aiohttp.ClientSession, endpoint: Endpoint, templates: TemplateSet, settings: Settings
+) -> bool:
+    """Print which templates ``endpoint`` can run and why not; True when it runs them all."""
+    http = ComfyHttp(session, endpoint, timeout=settings.comfyui_timeout, retry=RetryPolicy.never())
+    print(f"\nbackend {endpoint.name}:")
+    try:
+        info = await http.object_info()
+    except ComfyError as exc:
+        print(f"  unreachable: {exc}")
+        return False
+    all_ok = True
+    failures: list[ImportFailure] | None = None
+    for template in templates:
+        capability = preflight(template, info, backend=endpoint.name)
+        if capability.ok:
+            print(f"  /{template.name}: ok")
+            continue
+        all_ok = False
+        print(f"  /{template.name}: cannot run")
+        for reason in capability.reasons:
+            print(f"      - {reason}")
+        if missing_node_types(capability.reasons):
+            # A custom node pack that fails to import leaves no trace but in the server's log.
+            if failures is None:
+                failures = import_failures(await read_log(session, endpoint, settings.comfyui_timeout) or ())
+            for failure in failures:
+                print(f"      - the server's log: {failure.module} failed to import ({failure.reason})")
+    return all_ok

@@ -23,6 +23,14 @@ import aiohttp
 
 from bot.cli.common import EXIT_FAILED, EXIT_OK
 from bot.cli.invite import application_id_from_token
+from bot.cli.server_notes import (
+    ImportFailure,
+    import_failures,
+    missing_node_types,
+    preview_method,
+    read_log,
+    runs_on_cpu,
+)
 from bot.comfy import ComfyHttp, Endpoint, RetryPolicy
 from bot.config import Settings
 from bot.errors import BackendUnavailable, ComfyError, OriginForbidden, UnexpectedResponse
@@ -262,6 +270,46 @@ async def _check_websocket(session: aiohttp.ClientSession, endpoint: Endpoint, s
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class BackendFindings:
+    """Why one backend cannot run each template (empty lists: it can), and what its log adds."""
+
+    reasons: dict[str, list[str]]
+    import_failures: tuple[ImportFailure, ...] = ()
+
+
+def check_start_options(
+    endpoint: Endpoint, stats: Mapping[str, Any], settings: Settings, report: Report
+) -> None:
+    """Warn about how the server was started: on the CPU, or without live previews."""
+    if runs_on_cpu(stats):
+        report.warn(
+            f"backend {endpoint.name} computes on the CPU (no GPU in use): an image takes minutes there; "
+            "check that ComfyUI is not started with --cpu and that its PyTorch build sees the GPU",
+            2,
+        )
+    method = preview_method(stats)
+    if method is None:
+        return
+    if method == "none" and settings.live_previews:
+        report.warn(
+            f"backend {endpoint.name} sends no live previews (ComfyUI was started without "
+            "--preview-method): add --preview-method auto (or taesd) to its command line, or set "
+            "LIVE_PREVIEWS=false",
+            2,
+        )
+    elif method != "none":
+        report.info(f"live previews on (--preview-method {method})", 2)
+
+
+def _import_hints(findings: BackendFindings, template: str) -> str:
+    """A sentence naming the modules that failed to import, when node types are missing."""
+    if not missing_node_types(findings.reasons.get(template, ())) or not findings.import_failures:
+        return ""
+    failed = "; ".join(str(f) for f in findings.import_failures)
+    return f"ComfyUI's log says these node modules failed to import: {failed}"
+
+
 async def check_backend(
     session: aiohttp.ClientSession,
     endpoint: Endpoint,
@@ -269,8 +317,8 @@ async def check_backend(
     settings: Settings,
     report: Report,
     position: int,
-) -> dict[str, list[str]] | None:
-    """Why this backend cannot run each template (empty lists: it can); None when it cannot be used."""
+) -> BackendFindings | None:
+    """What this backend can run and why not; None when it cannot be used at all."""
     # Both: the operator sees which address members know as which name.
     print(f"\n  backend {position} ({endpoint.display_name}): {endpoint.name}", file=report.out)
     http = ComfyHttp(session, endpoint, timeout=settings.comfyui_timeout, retry=RetryPolicy.never())
@@ -290,6 +338,7 @@ async def check_backend(
     limit = await _upload_limit(http)
     if limit is not None:
         report.info(f"upload limit {limit / (1 << 20):.0f} MiB (--max-upload-size)", 2)
+    check_start_options(endpoint, stats, settings, report)
     ws_problem = await _check_websocket(session, endpoint, settings.comfyui_timeout)
     if ws_problem is None:
         report.ok("websocket /ws opens", 2)
@@ -313,20 +362,32 @@ async def check_backend(
     for template in templates:
         capability = preflight(template, info, backend=endpoint.name)
         reasons[template.name] = list(capability.reasons)
-        if not capability.ok:
-            report.info(f"cannot run /{template.name}: {'; '.join(capability.reasons)}", 2)
+    failures = import_failures(await read_log(session, endpoint, settings.comfyui_timeout) or ())
+    findings = BackendFindings(reasons, tuple(failures))
+    for name, why in reasons.items():
+        if why:
+            report.info(f"cannot run /{name}: {'; '.join(why)}", 2)
+            if hint := _import_hints(findings, name):
+                report.info(hint, 3)
     runnable = sorted(name for name, why in reasons.items() if not why)
     if runnable:
         report.ok("can run " + ", ".join(f"/{name}" for name in runnable), 2)
     elif reasons:
         report.info("can run none of the templates", 2)
-    return reasons
+    custom = [f for f in failures if f.custom]
+    if custom:
+        report.warn(
+            f"backend {endpoint.name}: custom nodes failed to import (their node types are missing): "
+            + "; ".join(str(f) for f in custom),
+            2,
+        )
+    return findings
 
 
 async def check_backends(settings: Settings, templates: TemplateSet, report: Report) -> None:
     """Each backend in turn, then which templates no backend, or only some, can run."""
     report.section("ComfyUI backends")
-    results: dict[str, dict[str, list[str]]] = {}
+    results: dict[str, BackendFindings] = {}
     async with aiohttp.ClientSession() as session:
         for position, endpoint in enumerate(settings.backends, start=1):
             found = await check_backend(session, endpoint, templates, settings, report, position)
@@ -335,7 +396,7 @@ async def check_backends(settings: Settings, templates: TemplateSet, report: Rep
     if not results:
         return  # each backend already has its own problem listed
     for template in templates:
-        able = [name for name, reasons in results.items() if not reasons.get(template.name)]
+        able = [name for name, found in results.items() if not found.reasons.get(template.name)]
         if able and len(able) < len(settings.backends):
             report.warn(
                 f"/{template.name} runs on {', '.join(able)} only; its jobs wait for "
@@ -343,12 +404,30 @@ async def check_backends(settings: Settings, templates: TemplateSet, report: Rep
             )
         if able:
             continue
-        why = dict.fromkeys(r for reasons in results.values() for r in reasons.get(template.name, []))
+        why = list(
+            dict.fromkeys(r for found in results.values() for r in found.reasons.get(template.name, []))
+        )
         report.problem(
             f"no backend can run /{template.name}: {'; '.join(why) or 'unknown reason'}",
-            "install the missing models or custom nodes on a backend (refresh ComfyUI afterwards), "
-            "or remove the template from WORKFLOWS_DIR",
+            _fix_for(template.name, why, list(results.values())),
         )
+
+
+def _fix_for(template: str, reasons: list[str], findings: list[BackendFindings]) -> str:
+    """What to do about a template no backend can run: custom nodes need a restart, models a refresh."""
+    missing = missing_node_types(reasons)
+    if not missing:
+        return (
+            "install the missing models on a backend (then refresh ComfyUI or restart it), "
+            "or remove the template from WORKFLOWS_DIR"
+        )
+    fix = (
+        f"install the custom nodes that provide {', '.join(missing)} on a backend (ComfyUI-Manager's "
+        "'Install Missing Custom Nodes' finds them) and restart ComfyUI, or remove the template from "
+        "WORKFLOWS_DIR"
+    )
+    hints = list(dict.fromkeys(h for f in findings if (h := _import_hints(f, template))))
+    return fix + ("; " + "; ".join(hints) if hints else "")
 
 
 # --- the command -------------------------------------------------------------------------------------------

@@ -464,3 +464,99 @@ async def test_model_lists_drive_object_info_and_validation(
     [error] = body["node_errors"]["4"]["errors"]
     assert error["type"] == "value_not_in_list"
     assert error["details"] == f"ckpt_name: '{CKPT}' not in ['only.safetensors']"
+
+
+# --- what the real tier taught (tests/real) -------------------------------------------------------------
+
+
+async def test_a_node_module_that_failed_to_import_is_absent_and_the_log_says_why(
+    fake_comfy: FakeComfyUI, session: aiohttp.ClientSession
+) -> None:
+    fake_comfy.fail_import(
+        "custom_nodes/comfycord_broken_pack", "No module named 'onnxruntime'", ("SlowSteps",)
+    )
+    async with session.get(fake_comfy.base_url + "/object_info") as response:
+        info = await response.json()
+    assert "SlowSteps" not in info
+    assert "EmptyLatentImage" in info
+    async with session.get(fake_comfy.base_url + "/object_info/SlowSteps") as response:
+        assert await response.json() == {}
+    graph = {
+        "1": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
+        "2": {
+            "class_type": "SlowSteps",
+            "inputs": {"samples": ["1", 0], "steps": 1, "delay": 0.0, "seed": 0, "send_previews": False},
+        },
+        "3": {"class_type": "SaveImageWebsocket", "inputs": {"images": ["2", 1]}},
+    }
+    async with session.post(fake_comfy.base_url + "/prompt", json={"prompt": graph}) as response:
+        assert response.status == 400
+        error = (await response.json())["error"]
+    assert error["type"] == "invalid_prompt"
+    assert error["message"] == "Cannot execute because node SlowSteps does not exist."
+    # The server's in-memory log, as the real one words it (raw entries and one string).
+    async with session.get(fake_comfy.base_url + "/internal/logs/raw") as response:
+        raw = await response.json()
+    messages = [e["m"] for e in raw["entries"]]
+    assert raw["size"] == {"cols": 80, "rows": 24}
+    root = str(fake_comfy.storage.root)
+    assert (
+        f"Cannot import {root}/custom_nodes/comfycord_broken_pack module for custom nodes: "
+        "No module named 'onnxruntime'\n"
+    ) in messages
+    assert f"   0.0 seconds (IMPORT FAILED): {root}/custom_nodes/comfycord_broken_pack\n" in messages
+    assert all(e["t"][:4].isdigit() and "T" in e["t"] for e in raw["entries"])
+    async with session.get(fake_comfy.base_url + "/internal/logs") as response:
+        text = await response.json()
+    assert isinstance(text, str)
+    assert "(IMPORT FAILED)" in text
+    async with session.get(fake_comfy.base_url + "/api/internal/logs") as response:
+        assert response.status == 404, "internal routes have no /api twin"
+
+
+@pytest.mark.parametrize(("previews", "device"), [(True, "cpu"), (False, "cuda")])
+async def test_system_stats_say_how_the_server_was_started(
+    fake_comfy_factory: Callable[..., Any], session: aiohttp.ClientSession, previews: bool, device: str
+) -> None:
+    fake = await fake_comfy_factory(previews=previews, device=device)
+    async with session.get(fake.base_url + "/system_stats") as response:
+        stats = await response.json()
+    argv = stats["system"]["argv"]
+    assert ("--preview-method" in argv) is previews, "no previews unless started with a preview method"
+    assert ("--cpu" in argv) is (device == "cpu")
+    (found,) = stats["devices"]
+    assert found["type"] == device
+
+
+async def test_a_latent_bigger_than_the_machine_fails_like_a_real_cpu_server(
+    fake_comfy: FakeComfyUI, session: aiohttp.ClientSession
+) -> None:
+    """Seen on the real server (tests/real/extra_workflows/huge.json): torch cannot allocate 256 GiB."""
+    prompt = {
+        "1": {
+            "class_type": "EmptyLatentImage",
+            "inputs": {"width": 16384, "height": 16384, "batch_size": 4096},
+        },
+        "2": {
+            "class_type": "SlowSteps",
+            "inputs": {"samples": ["1", 0], "steps": 1, "delay": 0.0, "seed": 0, "send_previews": False},
+        },
+        "3": {"class_type": "SaveImageWebsocket", "inputs": {"images": ["2", 1]}},
+    }
+    run = await run_prompt(session, fake_comfy, prompt)
+    (error,) = run.of("execution_error")
+    assert (error["node_id"], error["node_type"], error["exception_type"]) == (
+        "1",
+        "EmptyLatentImage",
+        "RuntimeError",
+    )
+    assert error["exception_message"] == (
+        "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: "
+        "you tried to allocate 274877906944 bytes. Error code 12 (Cannot allocate memory)\n"
+    )
+    assert error["current_inputs"] == {"width": [16384], "height": [16384], "batch_size": [4096]}
+    assert error["executed"] == []
+    assert "execution_success" not in run.types()
+    # A batch that fits still runs.
+    prompt["1"]["inputs"].update(width=512, height=512, batch_size=4)
+    assert "execution_success" in (await run_prompt(session, fake_comfy, prompt)).types()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import builtins
 import contextlib
 import sys
 import time
@@ -14,6 +13,7 @@ from typing import Any, NamedTuple
 
 from PIL import Image
 
+from .errors import make_exception
 from .graph import ExecutionList, signatures
 from .hub import SocketHub
 from .images import PreviewTuple, describe_batch, legacy_image_frame, metadata_image_frame, text_frame
@@ -43,18 +43,6 @@ class ArmedFailure:
     exception_type: str
     message: str
     remaining: int | None
-
-
-def make_exception(type_name: str, message: str) -> Exception:
-    """An exception whose full_type_name() is `type_name` ("Exception", "torch.OutOfMemoryError", ...)."""
-    module, _, name = type_name.rpartition(".")
-    builtin = getattr(builtins, name, None) if not module else None
-    cls: type[Exception]
-    if isinstance(builtin, type) and issubclass(builtin, Exception):
-        cls = builtin
-    else:
-        cls = type(name, (Exception,), {"__module__": module or "builtins", "__qualname__": name})
-    return cls(message)
 
 
 def format_value(value: Any) -> Any:

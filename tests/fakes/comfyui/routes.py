@@ -21,6 +21,7 @@ from PIL.PngImagePlugin import PngInfo
 
 from .nodes import NODES
 from .prompt_queue import QueueItem
+from .settings import RAM_FREE, RAM_TOTAL
 from .validation import validate_prompt
 
 if TYPE_CHECKING:
@@ -115,6 +116,9 @@ class Routes:
         for prefix in ("", "/api"):
             for method, path, handler in routes:
                 app.router.add_route(method, prefix + path, handler)
+        # ComfyUI mounts its internal routes as a sub-application: no /api twin.
+        app.router.add_route("GET", "/internal/logs", self.internal_logs)
+        app.router.add_route("GET", "/internal/logs/raw", self.internal_logs_raw)
         # Test controls for other processes (not ComfyUI's: the real server answers 404 here).
         app.router.add_post("/__fake__/pause", self.pause)
         app.router.add_post("/__fake__/resume", self.resume)
@@ -384,18 +388,26 @@ class Routes:
     # -- info -------------------------------------------------------------------------------------------
 
     async def object_info(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response({name: node.info(self.fake) for name, node in NODES.items()})
+        unavailable = self.fake.settings.unavailable
+        return web.json_response(
+            {name: node.info(self.fake) for name, node in NODES.items() if not unavailable(name)}
+        )
 
     async def object_info_item(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["node_class"]
-        node = NODES.get(name)
+        node = None if self.fake.settings.unavailable(name) else NODES.get(name)
         return web.json_response({name: node.info(self.fake)} if node is not None else {})
 
     async def system_stats(self, request: web.Request) -> web.StreamResponse:
-        ram_total, ram_free = 17179869184, 12884901888
-        argv = ["main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.fake.port)]
-        if self.fake.settings.max_upload_size is not None:
-            argv += ["--max-upload-size", str(self.fake.settings.max_upload_size / (1024 * 1024))]
+        ram_total, ram_free = RAM_TOTAL, RAM_FREE
+        settings = self.fake.settings
+        argv = ["main.py", "--listen", "127.0.0.1", "--port", str(self.fake.port), "--disable-auto-launch"]
+        if settings.device == "cpu":
+            argv.insert(1, "--cpu")
+        if settings.previews:  # a real ComfyUI sends previews only when started with a preview method
+            argv += ["--preview-method", "auto"]
+        if settings.max_upload_size is not None:
+            argv += ["--max-upload-size", str(settings.max_upload_size / (1024 * 1024))]
         stats = {
             "system": {
                 "os": os.name,
@@ -410,22 +422,43 @@ class Routes:
                 "embedded_python": False,
                 "argv": argv,
             },
-            "devices": [
-                {
-                    "name": "cpu",
-                    "type": "cpu",
-                    "index": None,
-                    "vram_total": ram_total,
-                    "vram_free": ram_free,
-                    "torch_vram_total": ram_total,
-                    "torch_vram_free": ram_free,
-                }
-            ],
+            "devices": [_device(settings.device, ram_total, ram_free)],
         }
         return web.json_response(stats)
 
     async def features(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(self.fake.settings.features())
+
+    async def internal_logs(self, request: web.Request) -> web.StreamResponse:
+        entries = self.fake.log_entries()
+        return web.json_response("".join(e["t"] + " - " + e["m"] for e in entries))
+
+    async def internal_logs_raw(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response({"entries": self.fake.log_entries(), "size": {"cols": 80, "rows": 24}})
+
+
+def _device(kind: str, ram_total: int, ram_free: int) -> dict[str, Any]:
+    """/system_stats' device entry: the CPU (as recorded) or a GPU as ComfyUI names one."""
+    if kind == "cuda":
+        vram_total, vram_free = 25386352640, 24006418432
+        return {
+            "name": "cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync",
+            "type": "cuda",
+            "index": 0,
+            "vram_total": vram_total,
+            "vram_free": vram_free,
+            "torch_vram_total": 0,
+            "torch_vram_free": 0,
+        }
+    return {
+        "name": "cpu",
+        "type": "cpu",
+        "index": None,
+        "vram_total": ram_total,
+        "vram_free": ram_free,
+        "torch_vram_total": ram_total,
+        "torch_vram_free": ram_free,
+    }
 
 
 def _close_files(post: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import shutil
 import tempfile
 import time
@@ -18,6 +19,7 @@ from .holds import Hold, Holds
 from .hub import SocketHub
 from .prompt_queue import PromptQueue
 from .routes import Routes
+from .server_log import log_entries
 from .settings import FakeSettings
 from .storage import Storage
 
@@ -59,6 +61,7 @@ class FakeComfyUI:
     clips = _Knob()
     upscale_models = _Knob()
     configs = _Knob()
+    device = _Knob()
 
     def __init__(self, *, root_dir: Path | str | None = None, port: int = 0, **settings: Any) -> None:
         self.settings = FakeSettings(**settings)
@@ -79,6 +82,7 @@ class FakeComfyUI:
         self.number = 0
         self._history: dict[str, dict[str, Any]] = {}
         self._runner: web.AppRunner | None = None
+        self._started_at = datetime.datetime.now()
         self.hub = SocketHub()
         self.queue = PromptQueue(self._broadcast_status)
         self.executor = Executor(self, self.hub, self.queue, self.executions, self.failures)
@@ -104,6 +108,7 @@ class FakeComfyUI:
         if self._runner is not None:
             raise RuntimeError("FakeComfyUI is already running")
         self.storage.prepare()
+        self._started_at = datetime.datetime.now()
         self.number = 0
         self.hub = SocketHub()
         self.hub.start()
@@ -226,6 +231,15 @@ class FakeComfyUI:
 
     def clear_failures(self) -> None:
         self.failures.clear()
+
+    def fail_import(self, module: str, reason: str, nodes: tuple[str, ...] = ()) -> None:
+        """As if the node module ``module`` (e.g. ``custom_nodes/some_pack``) had failed to import at
+        start with ``reason``: its ``nodes`` are absent, and the server's log says why."""
+        self.settings.import_failures.append((module, reason, tuple(nodes)))
+
+    def log_entries(self) -> list[dict[str, Any]]:
+        """What ``GET /internal/logs/raw`` lists (the start-up log, import failures included)."""
+        return log_entries(self.settings, str(self.storage.root), self._started_at)
 
     def interrupt(self) -> None:
         """Same as POST /interrupt without a prompt_id."""

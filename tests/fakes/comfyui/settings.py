@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 DEFAULT_MAX_UPLOAD_SIZE = 100 * 1024 * 1024
+RAM_TOTAL = 17179869184
+"""The memory /system_stats reports; a latent that would not fit fails like a real CPU server's."""
+RAM_FREE = 12884901888
 
 DEFAULT_CHECKPOINTS = (
     "v1-5-pruned-emaonly.safetensors",
@@ -48,6 +51,15 @@ class FakeSettings:
     clips: list[str] = field(default_factory=lambda: list(DEFAULT_CLIPS))
     upscale_models: list[str] = field(default_factory=lambda: list(DEFAULT_UPSCALE_MODELS))
     configs: list[str] = field(default_factory=lambda: list(DEFAULT_CONFIGS))
+    device: str = "cpu"
+    """What /system_stats reports: "cpu" (as recorded: `--cpu`, the device is the CPU) or "cuda" (a GPU)."""
+    import_failures: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
+    """Node modules that failed to import at start: (module path under the root, reason, node classes it
+    would have provided). Those classes are absent from /object_info and unknown to POST /prompt, and
+    /internal/logs tells why, as on a real server (see FakeComfyUI.fail_import)."""
+
+    def unavailable(self, class_type: str) -> bool:
+        return any(class_type in nodes for _, _, nodes in self.import_failures)
 
     @property
     def max_upload_bytes(self) -> int:

@@ -242,7 +242,7 @@ def validate_prompt(env: Env, prompt: dict[str, Any], partial_targets: list[Any]
         if not isinstance(node, dict) or "class_type" not in node:
             message = "Cannot execute because a node is missing the class_type property."
             return Validation(False, _error("invalid_prompt", message, f"Node ID '#{node_id}'"))
-        nodedef = NODES.get(node["class_type"])
+        nodedef = None if env.settings.unavailable(node["class_type"]) else NODES.get(node["class_type"])
         if nodedef is None:
             message = f"Cannot execute because node {node['class_type']} does not exist."
             return Validation(False, _error("invalid_prompt", message, f"Node ID '#{node_id}'"))

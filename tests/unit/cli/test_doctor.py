@@ -14,6 +14,7 @@ import pytest
 from bot import cli
 from bot.__main__ import build_parser
 from bot.cli import doctor
+from bot.cli.check import run_check
 from bot.cli.common import EXIT_FAILED, EXIT_OK
 from bot.cli.doctor import run_doctor, unreachable_fix
 from bot.comfy import Endpoint
@@ -151,6 +152,123 @@ def test_fixes_name_the_usual_traps(monkeypatch) -> None:
     assert "host.docker.internal" not in fix
     assert "Origin" in unreachable_fix(local, OriginForbidden("/system_stats"))
     assert "COMFYUI_AUTH_" in unreachable_fix(local, UnexpectedResponse("/system_stats", 401, ""))
+
+
+SLOW_WORKFLOW = {
+    "1": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
+    "2": {
+        "class_type": "SlowSteps",
+        "inputs": {"samples": ["1", 0], "steps": 4, "delay": 0.0, "seed": 0, "send_previews": True},
+    },
+    "3": {"class_type": "SaveImageWebsocket", "inputs": {"images": ["2", 1]}},
+}
+BROKEN_PACK = "custom_nodes/comfycord_slow_pack"
+BROKEN_REASON = "No module named 'onnxruntime'"
+
+
+def with_slow_template(tmp_path: Path) -> Path:
+    """The bundled workflows plus /slow, which needs the SlowSteps custom node."""
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    for source in WORKFLOWS.iterdir():
+        if source.suffix in (".json", ".toml"):
+            (folder / source.name).write_text(source.read_text())
+    (folder / "slow.json").write_text(json.dumps(SLOW_WORKFLOW))
+    return folder
+
+
+@needs_fake
+async def test_a_custom_node_that_failed_to_import_is_named_with_the_servers_reason(
+    tmp_path: Path, fake_comfy: Any
+) -> None:
+    """Learned from a real ComfyUI: a pack that fails to import just leaves its node types out of
+    /object_info; only the server's log (/internal/logs) says why."""
+    offer_every_model(fake_comfy)
+    fake_comfy.fail_import(BROKEN_PACK, BROKEN_REASON, ("SlowSteps",))
+    folder = with_slow_template(tmp_path)
+    code, output = await run(settings_for(tmp_path, fake_comfy.base_url, WORKFLOWS_DIR=str(folder)))
+    assert code == EXIT_FAILED
+    fix = to_fix(output)
+    assert "no backend can run /slow: " in fix
+    assert "node type SlowSteps is not installed" in fix
+    assert "install the custom nodes that provide SlowSteps" in fix
+    assert "restart ComfyUI" in fix
+    assert f"{BROKEN_PACK} ({BROKEN_REASON})" in fix
+    assert f"custom nodes failed to import (their node types are missing): {BROKEN_PACK}" in output
+    assert "no backend can run /imagine" not in fix
+
+
+@needs_fake
+async def test_a_missing_custom_node_without_a_logged_failure_gets_the_plain_fix(
+    tmp_path: Path, fake_comfy: Any
+) -> None:
+    offer_every_model(fake_comfy)
+    folder = with_slow_template(tmp_path)
+    (folder / "slow.json").write_text(json.dumps(SLOW_WORKFLOW).replace("SlowSteps", "NoSuchNodeAnywhere"))
+    _, output = await run(settings_for(tmp_path, fake_comfy.base_url, WORKFLOWS_DIR=str(folder)))
+    fix = to_fix(output)
+    assert "install the custom nodes that provide NoSuchNodeAnywhere" in fix
+    assert "failed to import" not in output
+
+
+@needs_fake
+async def test_a_missing_model_says_to_refresh_not_to_install_nodes(tmp_path: Path, fake_comfy: Any) -> None:
+    drop_the_upscaler(fake_comfy)
+    _, output = await run(settings_for(tmp_path, fake_comfy.base_url))
+    fix = to_fix(output)
+    assert "install the missing models on a backend (then refresh ComfyUI" in fix
+    assert "custom nodes" not in fix
+
+
+@needs_fake
+@pytest.mark.parametrize(("device", "warned"), [("cpu", True), ("cuda", False)])
+async def test_a_backend_computing_on_the_cpu_is_a_warning(
+    tmp_path: Path, fake_comfy: Any, device: str, warned: bool
+) -> None:
+    offer_every_model(fake_comfy)
+    fake_comfy.device = device
+    code, output = await run(settings_for(tmp_path, fake_comfy.base_url))
+    assert code == EXIT_OK, output
+    assert ("computes on the CPU" in output) is warned
+
+
+@needs_fake
+@pytest.mark.parametrize(
+    ("previews", "live_previews", "expected"),
+    [
+        (False, "true", "sends no live previews"),
+        (False, "false", None),
+        (True, "true", "live previews on (--preview-method auto)"),
+    ],
+)
+async def test_a_backend_started_without_previews_is_a_warning_when_the_bot_wants_them(
+    tmp_path: Path, fake_comfy: Any, previews: bool, live_previews: str, expected: str | None
+) -> None:
+    offer_every_model(fake_comfy)
+    fake_comfy.previews = previews
+    settings = settings_for(tmp_path, fake_comfy.base_url, LIVE_PREVIEWS=live_previews)
+    code, output = await run(settings)
+    assert code == EXIT_OK, output
+    if expected is None:
+        assert "preview" not in output.lower()
+    else:
+        assert expected in output
+
+
+@needs_fake
+async def test_check_backend_names_the_import_failure_under_the_template(
+    tmp_path: Path, fake_comfy: Any, capsys
+) -> None:
+    offer_every_model(fake_comfy)
+    fake_comfy.fail_import(BROKEN_PACK, BROKEN_REASON, ("SlowSteps",))
+    folder = with_slow_template(tmp_path)
+    code = await run_check(settings_for(tmp_path, WORKFLOWS_DIR=str(folder)), [fake_comfy.base_url])
+    out = capsys.readouterr().out
+    assert code == EXIT_FAILED
+    slow = out.split("/slow: cannot run", 1)[1]
+    assert "node type SlowSteps is not installed" in slow
+    assert f"the server's log: {BROKEN_PACK} failed to import ({BROKEN_REASON})" in slow
+    assert "/imagine: ok" in out
 
 
 # --- token, data dir, workflows ---------------------------------------------------------------------------

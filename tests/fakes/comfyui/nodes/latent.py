@@ -7,7 +7,9 @@ from typing import Any
 
 from PIL import Image
 
+from tests.fakes.comfyui.errors import make_exception
 from tests.fakes.comfyui.images import Latent, decode, render_latent
+from tests.fakes.comfyui.settings import RAM_TOTAL
 
 from .base import SEED_MAX, NodeDef, NodeResult, NodeRuntime
 from .image import CROP_MODES
@@ -22,7 +24,20 @@ def _size_spec(default: int, step: int, tooltip: str | None = None) -> list[Any]
     return ["INT", opts]
 
 
+def allocate_latent(width: int, height: int, batch: int, channels: int = 4) -> None:
+    """torch.zeros of the latent on a CPU server: more than the machine has fails at once, in the real
+    server's words (a 16384x16384 batch of 4096 asks for 256 GiB)."""
+    size = batch * channels * (height // 8) * (width // 8) * 4
+    if size > RAM_TOTAL:
+        raise make_exception(
+            "RuntimeError",
+            "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: "
+            f"you tried to allocate {size} bytes. Error code 12 (Cannot allocate memory)",
+        )
+
+
 async def empty_latent_image(ctx: NodeRuntime, width: int, height: int, batch_size: int = 1) -> NodeResult:
+    allocate_latent(width, height, batch_size)
     return NodeResult((Latent(width=width // 8 * 8, height=height // 8 * 8, batch=batch_size),))
 
 
