@@ -37,12 +37,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from bot.jobs.model import Job, OutputRef
-from bot.jobs.states import JobState
 
 from bench.stats import summary
 from bot.comfy import ComfyClient, Endpoint
 from bot.config import load_settings
+from bot.jobmodel.model import Job, OutputRef
+from bot.jobmodel.states import JobState
 from bot.jobs.backends import BackendPool
 from bot.jobs.delivery import Receipt
 from bot.jobs.engine import EngineLimits, JobEngine

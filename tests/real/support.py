@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.jobs.states import JobState
 from PIL import Image
 
+from bot.jobmodel.states import JobState
 from tests.e2e.harness import BotUnderTest, embed_text, job_id_of, status_of
 from tests.fakes.comfyui.images import invert
 

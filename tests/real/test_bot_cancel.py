@@ -4,8 +4,7 @@ reaches the server."""
 
 from __future__ import annotations
 
-from bot.jobs.states import JobState
-
+from bot.jobmodel.states import JobState
 from tests.e2e.harness import BotUnderTest, private_reply
 from tests.real.servers import RealServer
 from tests.real.support import command, ended_with, poll

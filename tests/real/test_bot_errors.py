@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from bot.jobs.states import JobState
 
+from bot.jobmodel.states import JobState
 from tests.e2e.harness import BotUnderTest
 from tests.real.servers import RealServer
 from tests.real.support import command, delivered, ended_with, half_mask, pattern

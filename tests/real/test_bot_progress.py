@@ -7,8 +7,8 @@ import asyncio
 import contextlib
 
 import pytest
-from bot.jobs.states import JobState
 
+from bot.jobmodel.states import JobState
 from tests.e2e.harness import BotUnderTest
 from tests.real.support import backwards, command, decode, delivered, shown, versions
 

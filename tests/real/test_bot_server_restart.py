@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
-from bot.jobs.states import JobState
 
+from bot.jobmodel.states import JobState
 from tests.e2e.harness import BotUnderTest, embed_text
 from tests.real.servers import OwnServer, RealServer
 from tests.real.support import command, delivered, poll, versions

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bot.jobs.states import JobState
 
 from bot.cli.server_notes import import_failures, preview_method, runs_on_cpu
+from bot.jobmodel.states import JobState
 from tests.real import workflows
 from tests.real.servers import RealServer
 from tests.real.support import command, run_cli
