@@ -34,7 +34,8 @@ class Payload:
     embed: discord.Embed | None = None
     content: str | None = None
     files: Sequence[tuple[str, bytes]] = ()
-    view: discord.ui.View | None = None
+    view: discord.ui.View | discord.ui.LayoutView | None = None
+    """A LayoutView makes it a components-v2 message (no content, no embeds: an edit resets them)."""
     extra_embeds: Sequence[discord.Embed] = field(default=())
 
     def discord_files(self) -> list[discord.File]:
@@ -148,7 +149,7 @@ class StatusMessages:
             if token is not None and self._clock() < token.expires_at:
                 try:
                     self.requests += 1
-                    await token.interaction.edit_original_response(**_edit_args(payload, attachments))
+                    await token.interaction.edit_original_response(**edit_args(payload, attachments))
                     return ref
                 except discord.HTTPException as exc:
                     if exc.status in PAYLOAD_ERRORS:
@@ -164,7 +165,7 @@ class StatusMessages:
                     ref.message_id
                 )
                 await self._paced(ref.channel_id, paid)
-                await message.edit(**_edit_args(payload, attachments))
+                await message.edit(**edit_args(payload, attachments))
                 return ref
             except discord.NotFound:
                 log.info("job=%s status message was deleted; posting a new one", job.id)
@@ -210,7 +211,7 @@ def message_nonce(job_id: str, purpose: str) -> str:
     return "cc" + hashlib.blake2s(f"{job_id}:{purpose}".encode(), digest_size=8).hexdigest()
 
 
-def _edit_args(payload: Payload, attachments: list[discord.File] | None) -> dict[str, Any]:
+def edit_args(payload: Payload, attachments: list[discord.File] | None) -> dict[str, Any]:
     """Edit keyword arguments; leaving ``attachments`` out keeps the message's current files."""
     args: dict[str, Any] = {"content": payload.content, "embeds": payload.embeds, "view": payload.view}
     if attachments is not None:

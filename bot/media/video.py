@@ -122,6 +122,37 @@ def first_frame(data: bytes) -> Image.Image:
     raise ValueError("the video has no frames")
 
 
+def sample_frames(data: bytes, count: int = 3) -> list[Image.Image]:
+    """Up to ``count`` pictures spread over a video or animation (its start, middle and end), for an
+    image checker: one frame alone would let anything after it through."""
+    if _is_animated_image(data):
+        with Image.open(io.BytesIO(data)) as image:
+            total = getattr(image, "n_frames", 1)
+            picks = sorted({round(i * (total - 1) / max(1, count - 1)) for i in range(count)})
+            frames = []
+            for index in picks:
+                image.seek(index)
+                frames.append(image.convert("RGB"))
+            return frames
+    clip = probe(data)
+    frames = []
+    with av.open(io.BytesIO(data), mode="r") as container:
+        stream = container.streams.video[0]
+        for i in range(count):
+            at = clip.duration * i / max(1, count - 1) * 0.98
+            if stream.time_base:
+                container.seek(int(at / stream.time_base), stream=stream, any_frame=False, backward=True)
+            last = None
+            for frame in container.decode(stream):  # from the key frame before ``at`` up to it
+                last = frame
+                if frame.time is None or frame.time + 0.5 / clip.fps >= at:
+                    break
+            if last is not None:
+                picture: Image.Image = last.to_image()  # type: ignore[no-untyped-call]
+                frames.append(picture.convert("RGB"))
+    return frames or [first_frame(data)]
+
+
 def _image_frames(data: bytes) -> Iterator[tuple[float, Any]]:
     """(time in seconds, PIL frame) of an animated image."""
     with Image.open(io.BytesIO(data)) as image:
