@@ -318,6 +318,10 @@ def _blend(first: Image.Image, second: Image.Image, factor: float, mode: str) ->
     return Image.blend(first, mixed, factor)
 
 
+async def primitive_string(ctx: NodeRuntime, value: str) -> NodeResult:
+    return NodeResult((value,))
+
+
 async def image_blend(
     ctx: NodeRuntime,
     image1: list[Image.Image],
@@ -497,6 +501,15 @@ MEDIA_NODES = [
         required={"source": ["*", {}]},
         output_node=True,
         python_module="comfy_extras.nodes_preview_any",
+    ),
+    NodeDef(
+        name="PrimitiveString",
+        display_name="String",
+        category="utils/primitive",
+        output=("STRING",),
+        run=primitive_string,
+        required={"value": ["STRING", {"multiline": True}]},
+        python_module="comfy_extras.nodes_primitive",
     ),
     NodeDef(
         name="ImageBlend",
