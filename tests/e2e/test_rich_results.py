@@ -26,6 +26,7 @@ from tests.e2e.harness import (
     status_of,
     workflows_copy,
 )
+from tests.e2e.moderation_support import set_setting
 
 V2 = 1 << 15
 
@@ -416,3 +417,53 @@ async def test_screening_spoilers_only_the_flagged_images_of_a_gallery(
     assert [i["spoiler"] for i in gallery_of(final)] == [False, True, False, False]
     names = final.attachment_names
     assert [n.startswith("SPOILER_") for n in names] == [False, True, False, False]
+
+
+async def test_show_posts_a_batch_again_as_its_gallery(make_bot) -> None:
+    bot = await make_bot()
+    job, _ = await _batch(bot)
+    record = await bot.fake.slash("show", {"job": job.id})
+    await record
+
+    def shown() -> Any:
+        message = record.original_message
+        return message if message is not None and gallery_of(message) else None
+
+    message = await bot.fake.wait_for(shown)
+    assert message.flags & V2
+    assert len(gallery_of(message)) == 4
+    assert f"cc:vary:{job.id}:3" in message.custom_ids()
+
+
+async def test_held_clip_goes_to_the_moderators_fitted_and_released_as_a_video(
+    make_bot, fake_comfy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Output holds work on videos: the checker sees its frames, the moderators get it (fitted to
+    their channel, spoilered), and Release posts it to the member like any result."""
+    screener = CountingScreener({2})  # the middle frame of three
+    monkeypatch.setattr("bot.app.load_screener", lambda: (screener, "output screening is on (counting)"))
+    fake_comfy.time_scale = 0.02
+    bot = await _rich_bot(make_bot, tmp_path, policy={"nsfw_output_action": "review"})
+    fake = bot.fake
+    await set_setting(fake, "review_channel", fake.mod_channel.mention)
+    record = await fake.slash("clip", {"seed": 9, "frames": 8})
+    message = await status_of(fake, record)
+    job_id = job_id_of(message)
+    await bot.wait_job(job_id, JobState.HELD, timeout=30)
+    assert screener.calls == 3, "start, middle and end of the clip were checked"
+
+    def held() -> Any:
+        for candidate in fake.channel_messages(fake.mod_channel):
+            if candidate.attachments and f"job {job_id}" in embed_text(candidate):
+                return candidate
+        return None
+
+    review = await fake.wait_for(held)
+    [attachment] = review.attachments
+    assert attachment.filename.startswith("SPOILER_")
+    assert attachment.filename.endswith(".mp4")
+    click = await fake.click(f"cc:out:release:{job_id}", review, user=fake.moderator)
+    await click
+    await bot.wait_job(job_id, JobState.DELIVERED, timeout=30)
+    final = fake.message(message.id)
+    assert final.attachment_names[0].endswith(".mp4")
