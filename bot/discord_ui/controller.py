@@ -244,7 +244,9 @@ class Controller:
         action = template.actions[index]
         target = self._template(action.template)
         image = _image_output(await self.engine.outputs.list_for_job(job.id), output)
-        if image is None or not image.path.exists():
+        if image is None:
+            raise InvalidInput(f"Job `{job.id}` has no image to {action.label.lower()}.")
+        if not image.path.exists():
             raise InvalidInput("The result image is no longer stored; run the job again first.")
         data = await self.engine.spool.read(image.path)
         values = follow_up_values(action, target, job.params)

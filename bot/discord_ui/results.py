@@ -175,10 +175,11 @@ def result_message(
     shown, _ = text_block(prepared.texts)
     if shown:
         embed.add_field(name="Output", value=_fenced(shown, 1000), inline=False)
+    # Follow-ups take an image: without one (a clip, a sound, a text) they are not offered.
+    has_image = any(f.kind is OutputKind.IMAGE for f in prepared.files)
+    actions = list(buttons.actions) if has_image else []
     payload = Payload(
-        embed=embed,
-        files=[(f.upload_name, f.data) for f in first],
-        view=result_view(job.id, list(buttons.actions)),
+        embed=embed, files=[(f.upload_name, f.data) for f in first], view=result_view(job.id, actions)
     )
     return ResultMessage(payload, overflow, False)
 

@@ -467,3 +467,26 @@ async def test_held_clip_goes_to_the_moderators_fitted_and_released_as_a_video(
     await bot.wait_job(job_id, JobState.DELIVERED, timeout=30)
     final = fake.message(message.id)
     assert final.attachment_names[0].endswith(".mp4")
+
+
+async def test_a_batch_finished_after_a_restart_becomes_a_gallery_through_the_channel(
+    make_bot, fake_comfy
+) -> None:
+    """No interaction token after a restart: the status message is edited through the channel into a
+    components-v2 gallery (Discord lets an edit set the flag when it resets content and embeds)."""
+    fake_comfy.step_delay = 0.05
+    bot = await make_bot(edit_rate=(5, 1.0))
+    record = await bot.fake.slash("imagine", {"prompt": "three owls", "batch": 3, "seed": 4, "steps": 10})
+    message = await status_of(bot.fake, record)
+    job_id = job_id_of(message)
+    await bot.wait_job(job_id, JobState.RUNNING)
+    await bot.restart()
+    await bot.wait_job(job_id, JobState.DELIVERED, timeout=30)
+    final = bot.fake.message(message.id)
+    assert final.flags & V2
+    assert len(gallery_of(final)) == 3
+    assert final.embeds == []
+    patches = bot.fake.calls("PATCH", f"/channels/*/messages/{message.id}")
+    assert any(p.json and p.json.get("flags", 0) & V2 for p in patches), (
+        "the gallery came through the channel"
+    )

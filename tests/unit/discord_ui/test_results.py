@@ -152,3 +152,12 @@ def test_text_block_cuts_long_texts() -> None:
     assert cut
     assert len(shown) == 1000
     assert shown.endswith("…")
+
+
+def test_follow_ups_are_offered_only_under_an_image() -> None:
+    clip = [ResultFile("c.mp4", b"\x00" * 10, OutputKind.VIDEO, "video/mp4", 0)]
+    message = result_message(_job(), PreparedResult(clip), ResultButtons(("Upscale",), True))
+    assert not message.gallery
+    assert [i for i in _custom_ids(message.payload.view) if i.startswith("cc:act:")] == []
+    image = result_message(_job(), PreparedResult(_images(1)), ResultButtons(("Upscale",), True))
+    assert "cc:act:ABCD1234:0" in _custom_ids(image.payload.view)
