@@ -24,6 +24,9 @@ from bot.jobs.engine import JobEngine
 log = logging.getLogger(__name__)
 
 TOKEN_SAFE_SECONDS = 14 * 60  # stop using a token a minute before Discord kills it
+NO_MENTIONS = discord.AllowedMentions.none()
+"""Job messages never ping: a result gallery's text displays (unlike embeds) would turn an "@everyone"
+or a role mention in a member's prompt into a notification."""
 PAYLOAD_ERRORS = (400, 413)  # what was sent is wrong (e.g. 40005 file too large), not the route
 
 
@@ -197,6 +200,7 @@ class StatusMessages:
             embeds=payload.embeds,
             files=payload.discord_files(),
             nonce=message_nonce(job.id, f"status:{previous or 0}"),
+            allowed_mentions=NO_MENTIONS,
             **extra,
         )
         ref = MessageRef(channel_id, message.id)
@@ -213,7 +217,12 @@ def message_nonce(job_id: str, purpose: str) -> str:
 
 def edit_args(payload: Payload, attachments: list[discord.File] | None) -> dict[str, Any]:
     """Edit keyword arguments; leaving ``attachments`` out keeps the message's current files."""
-    args: dict[str, Any] = {"content": payload.content, "embeds": payload.embeds, "view": payload.view}
+    args: dict[str, Any] = {
+        "content": payload.content,
+        "embeds": payload.embeds,
+        "view": payload.view,
+        "allowed_mentions": NO_MENTIONS,
+    }
     if attachments is not None:
         args["attachments"] = attachments
     return args

@@ -490,3 +490,18 @@ async def test_a_batch_finished_after_a_restart_becomes_a_gallery_through_the_ch
     assert any(p.json and p.json.get("flags", 0) & V2 for p in patches), (
         "the gallery came through the channel"
     )
+
+
+async def test_a_prompt_with_mentions_in_a_gallery_pings_nobody(make_bot) -> None:
+    """Text displays, unlike embeds, ping the mentions they hold: a prompt's "@everyone" must not."""
+    bot = await make_bot()
+    prompt = f"@everyone <@{bot.fake.moderator.id}> <@&{bot.fake.moderator_role.id}> ducks"
+    _, final = await _delivered(bot, "imagine", {"prompt": prompt, "batch": 2, "seed": 1, "steps": 2})
+    assert prompt in embed_text(final)
+    edits = [
+        c
+        for c in bot.fake.requests
+        if c.method == "PATCH" and isinstance(c.json, dict) and c.json.get("flags", 0) & V2
+    ]
+    assert edits
+    assert all(c.json.get("allowed_mentions") == {"parse": []} for c in edits)
