@@ -226,14 +226,18 @@ def _gallery(
     for first_row_button in (RerollButton(job.id), EditButton(job.id), DeleteButton(job.id)):
         main.add_item(first_row_button)
     view.add_item(main)
-    pictures = [f for f in prepared.visual if f.kind is OutputKind.IMAGE and f.output is not None]
+    # Buttons act on pictures only (a follow-up takes an image); each is numbered by its place in the
+    # gallery, so "Upscale 3" is the third item even when a clip comes before it.
+    pictures = [
+        (n, f.output)
+        for n, f in enumerate(prepared.visual, start=1)
+        if f.kind is OutputKind.IMAGE and f.output is not None
+    ]
     rows: list[list[ui.Item[Any]]] = []
     for action, label in enumerate(buttons.actions):
-        rows += _rows(
-            [PickButton(job.id, action, f.output or 0, f"{label} {n}") for n, f in enumerate(pictures, 1)]
-        )
+        rows += _rows([PickButton(job.id, action, output, f"{label} {n}") for n, output in pictures])
     if buttons.vary and len(pictures) >= 2:
-        rows += _rows([VaryButton(job.id, f.output or 0, n) for n, f in enumerate(pictures, 1)])
+        rows += _rows([VaryButton(job.id, output, n) for n, output in pictures])
     for row in rows:
         if view.total_children_count + 1 + len(row) > MAX_COMPONENTS:
             break  # Discord's 40 components: the rows that do not fit are left out
