@@ -18,7 +18,8 @@ from typing import Any
 import av
 from PIL import Image
 
-from bot.media import OutputKind, fit_media
+from bot.media import OutputKind
+from bot.media.fit import fit_media
 
 MiB = 1024 * 1024
 SOURCE_BYTES = 30 * 1000 * 1000

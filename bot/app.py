@@ -29,7 +29,7 @@ from bot.jobmodel.model import Job
 from bot.jobs.backends import BackendPool
 from bot.jobs.engine import EngineLimits, JobEngine
 from bot.jobs.template_planner import TemplatePlanner
-from bot.media import MediaFitter
+from bot.media.fitter import MediaFitter
 from bot.moderation import ModerationMaintenance, ModerationService, Retention, load_screener
 from bot.observability import Metrics, discord_trace, metrics_server_for
 from bot.storage import BackendClientRepository, Database, IntakeRepository, MetaRepository, Spool

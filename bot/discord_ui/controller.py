@@ -34,7 +34,8 @@ from bot.jobmodel.states import OPEN_STATES
 from bot.jobs.engine import JobEngine
 from bot.jobs.planning import Attachment, JobRequest
 from bot.jobs.updates import JobUpdate
-from bot.media import MediaFitter, OutputKind
+from bot.media import OutputKind
+from bot.media.fitter import MediaFitter
 from bot.moderation import ModerationService, RequestContext, is_moderator, record_cancel
 from bot.moderation.access import Action
 from bot.moderation.audit import screening_verdict

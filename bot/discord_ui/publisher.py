@@ -35,7 +35,7 @@ from bot.jobmodel.states import JobState
 from bot.jobs.delivery import Receipt
 from bot.jobs.engine import JobEngine
 from bot.jobs.updates import JobUpdate
-from bot.media import MediaFitter
+from bot.media.fitter import MediaFitter
 from bot.supervisor import Supervisor
 
 if TYPE_CHECKING:

@@ -33,7 +33,8 @@ from bot.discord_ui.components import (
 from bot.discord_ui.render import result_embed, result_markdown
 from bot.discord_ui.status import Payload
 from bot.jobmodel.model import Job, OutputRef
-from bot.media import MediaFitter, OutputKind
+from bot.media import OutputKind
+from bot.media.fitter import MediaFitter
 from bot.storage import Spool
 from bot.templates import Template, VaryMode, vary_mode
 

@@ -34,7 +34,7 @@ from bot.jobmodel.model import Job
 from bot.jobmodel.states import JobState
 from bot.jobs.engine import JobEngine
 from bot.jobs.updates import JobUpdate, Mailbox
-from bot.media import MediaFitter
+from bot.media.fitter import MediaFitter
 from bot.moderation import Decision, ModerationService, RequestContext, Screener
 from bot.supervisor import Supervisor
 

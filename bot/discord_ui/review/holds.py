@@ -43,7 +43,8 @@ from bot.errors import BotError, JobNotFound
 from bot.jobmodel.model import Job, MessageRef
 from bot.jobmodel.states import IllegalTransition, JobState
 from bot.jobs.engine import JobEngine
-from bot.media import MediaFitter, OutputKind
+from bot.media import OutputKind
+from bot.media.fitter import MediaFitter
 from bot.media.video import sample_frames
 from bot.moderation import (
     AuditAction,

@@ -12,7 +12,9 @@ import av
 import pytest
 from PIL import Image
 
-from bot.media import MediaFitter, OutputKind, fit_media
+from bot.media import OutputKind
+from bot.media.fit import fit_media
+from bot.media.fitter import MediaFitter
 from bot.media.video import MIN_BITS_PER_PIXEL, CannotFit, Clip, plan, probe
 from tests.fakes.comfyui.nodes.media import encode_audio, encode_video
 
