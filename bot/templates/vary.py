@@ -1,10 +1,12 @@
 """Vary: make image N of a batch again, on its own, so a member can pick one image and build on it.
 
 ComfyUI draws a batch from one seed: image N is not "seed N". Samplers that honour a latent's
-``batch_index`` (KSampler & co.) give each entry its own noise by its index, so taking the batch's
-latent through ``LatentFromBatch(batch_index=N, length=1)`` re-makes exactly image N (with the same
-seed and settings) at the cost of one image. Workflows whose batch images each use their own seed
-(``vary = "seed_offset"`` in the manifest) re-run with seed + N instead. See ``outputs.vary_mode``.
+``batch_index`` (KSampler & co.) give each entry its own starting noise by its index, so taking the
+batch's latent through ``LatentFromBatch(batch_index=N, length=1)`` re-makes image N (with the same
+seed and settings) at the cost of one image: exactly with deterministic samplers, closely with
+ancestral and SDE ones, which draw more noise for the whole batch at each step. Workflows whose batch
+images each use their own seed (``vary = "seed_offset"`` in the manifest) re-run with seed + N
+instead. See ``outputs.vary_mode``.
 
 A Vary job stores its choice in its params under ``PICK_KEY``, a name no template parameter can have
 (Discord option names cannot contain ``@``), so re-rolls and edits of it keep the picked image.
