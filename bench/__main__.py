@@ -23,6 +23,7 @@ from bench import (
     discord_bench,
     engine_bench,
     filter_bench,
+    media_bench,
     real_bench,
     soak_bench,
 )
@@ -49,6 +50,8 @@ async def main(quick: bool) -> dict[str, Any]:
     report["filter"] = filter_bench.run(60 if quick else 300)
     for key in ("filter_ms", "filter_adversarial_ms"):
         report[key] = {k: report["filter"][key][k] for k in ("median", "p95")}
+    report["media"] = await asyncio.to_thread(media_bench.run, 1 if quick else 3)
+    report["video_fit_s"] = report["media"]["video_fit_s"]
     report["soak"] = await soak_bench.run(120 if quick else 1000, 12 if quick else 50)
     report["rss_mb"] = {"start": report["soak"]["rss_mb"]["start"], "end": report["soak"]["rss_mb"]["end"]}
     report["jobs_lost"] = report["soak"]["jobs_lost"]

@@ -21,6 +21,7 @@ from bot.discord_ui.client import ComfyBot
 from bot.discord_ui.controller import Controller, FrontEndOptions
 from bot.discord_ui.intake import Intake
 from bot.discord_ui.publisher import Publisher
+from bot.discord_ui.results import ResultButtons, result_buttons
 from bot.discord_ui.review import ReviewDesk
 from bot.discord_ui.status import TOKEN_SAFE_SECONDS, StatusMessages
 from bot.discord_ui.throttle import EditThrottle
@@ -28,6 +29,7 @@ from bot.jobmodel.model import Job
 from bot.jobs.backends import BackendPool
 from bot.jobs.engine import EngineLimits, JobEngine
 from bot.jobs.template_planner import TemplatePlanner
+from bot.media.fitter import MediaFitter
 from bot.moderation import ModerationMaintenance, ModerationService, Retention, load_screener
 from bot.observability import Metrics, discord_trace, metrics_server_for
 from bot.storage import BackendClientRepository, Database, IntakeRepository, MetaRepository, Spool
@@ -91,7 +93,11 @@ class App:
         client_ids = BackendClientRepository(db)
         clients = [
             ComfyClient(
-                session, e, client_id=await client_ids.get_or_create(e.base_url), timeout=s.comfyui_timeout
+                session,
+                e,
+                client_id=await client_ids.get_or_create(e.base_url),
+                timeout=s.comfyui_timeout,
+                max_output_bytes=s.output_max_bytes,
             )
             for e in s.backends
         ]
@@ -144,9 +150,12 @@ class App:
             guild = bot.get_guild(job.guild_id) if job.guild_id else None
             return guild.filesize_limit if guild is not None else DEFAULT_FILE_LIMIT
 
-        def actions_for(name: str) -> list[str]:
-            template = templates.get(name)
-            return [a.label for a in template.actions] if template else []
+        def buttons_for(name: str) -> ResultButtons:
+            return result_buttons(templates.get(name))
+
+        # Re-encoding results to fit upload limits runs in its own worker thread, each file on a clock.
+        fitter = MediaFitter(time_limit=s.media_fit_seconds)
+        stack.callback(fitter.close)
 
         screener, screening = await asyncio.to_thread(load_screener)
         log.info("%s", screening)
@@ -155,13 +164,14 @@ class App:
             moderation, Retention(audit_days=s.audit_retention_days), clock=self._clock
         )
         self.maintenance = maintenance
-        review = ReviewDesk(bot, engine, moderation, screener=screener, clock=self._clock)
+        review = ReviewDesk(bot, engine, moderation, screener=screener, fitter=fitter, clock=self._clock)
         publisher = Publisher(
             engine,
             messages,
             throttle,
-            actions_for=actions_for,
+            buttons_for=buttons_for,
             file_limit=file_limit,
+            fitter=fitter,
             previews=s.live_previews,
             screen=None if screener is None else review.screen,
         )
@@ -176,6 +186,7 @@ class App:
             FrontEndOptions(max_image_side=s.image_max_side),
             review=review,
             intake=intake,
+            fitter=fitter,
             clock=self._clock,
         )
 

@@ -77,6 +77,18 @@ VARIABLES: tuple[Variable, ...] = (
         "Longest side, in pixels, of an input image (attachment or --image); wider or taller ones are "
         "refused with a message, as are images over 4096x4096 pixels in all.",
     ),
+    Variable(
+        "OUTPUT_MAX_MB",
+        "256",
+        "Largest result file (a video, an animation) fetched from ComfyUI, in MiB; a larger one is left "
+        "on the server and the result says so.",
+    ),
+    Variable(
+        "MEDIA_FIT_SECONDS",
+        "120",
+        "Seconds re-encoding one result to fit Discord's upload limit may take; after that the member "
+        "gets its first frame and a note.",
+    ),
     Variable("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR."),
     Variable("LOG_FORMAT", "text", "text for humans, json for JSON lines."),
     Variable("JOB_MAX_RUNTIME", "900", "Seconds a job may run on a backend before it is interrupted."),
@@ -128,6 +140,8 @@ class Settings:
     metrics_port: int | None
     metrics_host: str = "127.0.0.1"
     audit_retention_days: float = 90.0
+    output_max_bytes: int = 256 * 2**20
+    media_fit_seconds: float = 120.0
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
@@ -339,6 +353,8 @@ def load_settings(env: Mapping[str, str], *, require_discord: bool = True) -> Se
         metrics_port=metrics_port,
         metrics_host=r.raw("METRICS_HOST"),
         audit_retention_days=audit_days,
+        output_max_bytes=int(r.number("OUTPUT_MAX_MB", 256, minimum=1, maximum=4096) * 2**20),
+        media_fit_seconds=r.number("MEDIA_FIT_SECONDS", 120.0, minimum=1),
     )
     if r.problems:
         raise ConfigError(r.problems)

@@ -273,6 +273,33 @@ class OutputsLost(ComfyError):
         )
 
 
+class OutputTooLarge(ComfyError):
+    """An output file on the server is larger than what the bot fetches (``OUTPUT_MAX_BYTES``)."""
+
+    def __init__(self, filename: str, limit: int, *, server: str | None = None) -> None:
+        self.filename = filename
+        self.limit = limit
+        super().__init__(
+            f"The result file {filename} on {_object(server)} is larger than the "
+            f"{limit / (1024 * 1024):.0f} MiB I fetch, so it was left there.",
+            detail=f"/view {filename}: over {limit} bytes",
+            server=server,
+        )
+
+
+class NothingToDeliver(ComfyError):
+    """The run succeeded but left nothing the bot can post (no image, video, audio or text)."""
+
+    def __init__(self, prompt_id: str, found: str, *, server: str | None = None) -> None:
+        self.prompt_id = prompt_id
+        super().__init__(
+            f"The workflow finished on {_object(server)} but produced nothing I can post "
+            f"(no image, animation, video, audio or text{found}).",
+            detail=f"prompt {prompt_id}: nothing deliverable{found}",
+            server=server,
+        )
+
+
 # --- templates and user input ---------------------------------------------------------------------
 
 

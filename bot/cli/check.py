@@ -12,6 +12,7 @@ from bot.comfy import ComfyHttp, Endpoint, RetryPolicy
 from bot.config import Settings
 from bot.errors import ComfyError, ConfigError
 from bot.templates import Template, TemplateSet, load_templates_lenient, preflight
+from bot.templates.outputs import describe_outputs, vary_mode
 
 
 def _param_summary(template: Template) -> str:
@@ -42,6 +43,11 @@ async def run_check(settings: Settings, urls: Sequence[str]) -> int:
         rows = [["command", "source", "parameters (* required)"]]
         rows += [[f"/{t.name}", t.source, _param_summary(t)] for t in templates]
         print(_table(rows))
+        print("\nwhat each template delivers:")
+        for template in templates:
+            vary = vary_mode(template)
+            batch = "" if vary.value == "off" else f"; batches vary by {vary.value.replace('_', ' ')}"
+            print(f"  /{template.name}: {describe_outputs(template)}{batch}")
     if problems:
         status = EXIT_FAILED
         print(f"\n{len(problems)} problem(s):")
@@ -73,7 +79,7 @@ async def _check_backend(
     for template in templates:
         capability = preflight(template, info, backend=endpoint.name)
         if capability.ok:
-            print(f"  /{template.name}: ok")
+            print(f"  /{template.name}: ok, delivers {describe_outputs(template, info)}")
             continue
         all_ok = False
         print(f"  /{template.name}: cannot run")

@@ -230,7 +230,11 @@ async def _generate(
     sink = FolderSink(_out_folder(args.out))
     started = time.monotonic()
     async with aiohttp.ClientSession() as session, await Database.open_in(scratch) as db:
-        clients = [ComfyClient(session, e, timeout=settings.comfyui_timeout) for e in backends]  # type: ignore[arg-type]
+        cap = settings.output_max_bytes
+        clients = [
+            ComfyClient(session, e, timeout=settings.comfyui_timeout, max_output_bytes=cap)  # type: ignore[arg-type]
+            for e in backends
+        ]
         pool = BackendPool(clients, capacity=1, capability_check=planner.capabilities, probe_interval=2.0)
         engine = JobEngine(
             db,

@@ -12,7 +12,7 @@ from bot.comfy.connection import BackendConnection
 from bot.comfy.endpoint import Endpoint
 from bot.comfy.http import ComfyHttp
 from bot.comfy.retry import Backoff, RetryPolicy, Sleep
-from bot.comfy.run import PromptRun, SubmitGuard
+from bot.comfy.run import DEFAULT_MAX_OUTPUT_BYTES, PromptRun, SubmitGuard
 
 
 class ComfyClient:
@@ -28,8 +28,11 @@ class ComfyClient:
         retry: RetryPolicy | None = None,
         backoff: Backoff | None = None,
         sleep: Sleep | None = None,
+        max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
     ) -> None:
+        """``max_output_bytes``: the largest result file fetched (larger ones become a note)."""
         self.endpoint = endpoint
+        self.max_output_bytes = max_output_bytes
         self.client_id = client_id or uuid.uuid4().hex
         self.http = ComfyHttp(session, endpoint, timeout=timeout, retry=retry)
         kwargs: dict[str, Any] = {"backoff": backoff}
@@ -82,6 +85,7 @@ class ComfyClient:
             extra_data=extra_data,
             connect_timeout=self._connect_timeout,
             submit_guard=submit_guard,
+            max_output_bytes=self.max_output_bytes,
         )
 
     def attach(
@@ -96,4 +100,5 @@ class ComfyClient:
             output_nodes=output_nodes,
             connect_timeout=self._connect_timeout,
             attach=True,
+            max_output_bytes=self.max_output_bytes,
         )

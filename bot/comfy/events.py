@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.comfy.protocol import ImageMime
+from bot.media.kinds import OutputKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +60,24 @@ class PreviewImage:
 
 
 @dataclass(frozen=True, slots=True)
-class OutputImage:
-    """A final image: a SaveImageWebsocket frame, or a SaveImage/PreviewImage file from ``/view``."""
+class RunOutput:
+    """A final result: a SaveImageWebsocket frame, a file an output node wrote (fetched through
+    ``/view``: an image, animation, video or audio file), or a text it showed (UTF-8 ``data``).
+
+    ``index`` counts the node's results of the same run; ``filename`` is the server's name of a file.
+    """
 
     node_id: str
     index: int
     data: bytes = field(repr=False)
-    mime: ImageMime
+    mime: str
+    kind: OutputKind = OutputKind.IMAGE
+    filename: str = ""
+
+    @property
+    def text(self) -> str:
+        """The text of a text output."""
+        return self.data.decode("utf-8", errors="replace")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +93,7 @@ class ConnectionLost:
 
 @dataclass(frozen=True, slots=True)
 class Completed:
-    """The server reported how the run ended (``success``); final images may still be on their way."""
+    """The server reported how the run ended (``success``); final results may still be on their way."""
 
     prompt_id: str
     success: bool
@@ -90,7 +102,7 @@ class Completed:
 @dataclass(frozen=True, slots=True)
 class Finished:
     prompt_id: str
-    images: tuple[OutputImage, ...]
+    outputs: tuple[RunOutput, ...]
 
 
 RunEvent = (
@@ -101,7 +113,7 @@ RunEvent = (
     | StepProgress
     | OverallProgress
     | PreviewImage
-    | OutputImage
+    | RunOutput
     | NodeText
     | ConnectionLost
     | Completed

@@ -30,6 +30,7 @@ from bot.errors import (
     ComfyError,
     NodeProblem,
     OriginForbidden,
+    OutputTooLarge,
     UnexpectedResponse,
     UploadTooLarge,
 )
@@ -49,9 +50,10 @@ MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024
 
 
 class _BodyTooLarge(Exception):
-    def __init__(self, size: str) -> None:
+    def __init__(self, size: str, limit: int) -> None:
         super().__init__(size)
         self.size = size
+        self.limit = limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +99,29 @@ class QueueSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class OutputFile:
-    """An image a SaveImage/PreviewImage node wrote, fetchable through ``/view``."""
+    """A file an output node wrote, fetchable through ``/view``: listed under ``key`` of the node's
+    output (``images`` for stills, animations and ComfyUI's own videos, ``gifs`` for VideoHelperSuite,
+    ``audio``...); ``animated`` when the node flagged its files so (``"animated": [true]``)."""
 
     node_id: str
     filename: str
     subfolder: str
     type: str
+    key: str = "images"
+    animated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OutputText:
+    """One text an output node showed (PreviewAny's ``text``, custom nodes' ``text``/``string`` lists)."""
+
+    node_id: str
+    text: str
+    key: str = "text"
+
+
+TEXT_KEYS: Final = frozenset({"text", "texts", "string", "strings"})
+"""Keys of a node's output whose lists hold texts to show, not files."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +131,7 @@ class HistoryEntry:
     completed: bool
     outputs: tuple[OutputFile, ...]
     messages: tuple[tuple[str, Mapping[str, Any]], ...] = field(default=())
+    texts: tuple[OutputText, ...] = field(default=())
 
     def message(self, kind: str) -> Mapping[str, Any] | None:
         return next((data for event, data in self.messages if event == kind), None)
@@ -142,19 +162,44 @@ def _queue_items(raw: object) -> list[QueueItem]:
     return items
 
 
+def node_outputs(node_id: str, ui: object) -> tuple[list[OutputFile], list[OutputText]]:
+    """The files and texts in one node's output (an ``executed`` message's ``output``, or its entry in
+    ``/history``): any list of ``{filename, subfolder, type}`` under any key, and the strings of the
+    text keys. What a file is gets decided later, by its bytes."""
+    files: list[OutputFile] = []
+    texts: list[OutputText] = []
+    fields = as_mapping(ui)
+    flags = fields.get("animated")
+    animated = isinstance(flags, list) and any(flag is True for flag in flags)
+    for key, value in fields.items():
+        if not isinstance(value, list):
+            continue
+        if key in TEXT_KEYS:
+            texts.extend(OutputText(node_id, item, key) for item in value if isinstance(item, str))
+            continue
+        files.extend(
+            OutputFile(
+                node_id,
+                item["filename"],
+                str(item.get("subfolder") or ""),
+                str(item.get("type") or "output"),
+                str(key),
+                animated,
+            )
+            for item in value
+            if isinstance(item, Mapping) and isinstance(item.get("filename"), str) and item["filename"]
+        )
+    return files, texts
+
+
 def _history_entry(prompt_id: str, entry: Mapping[str, Any]) -> HistoryEntry:
     status = as_mapping(entry.get("status"))
-    outputs = [
-        OutputFile(
-            str(node_id),
-            str(image["filename"]),
-            str(image.get("subfolder") or ""),
-            str(image.get("type") or "output"),
-        )
-        for node_id, ui in as_mapping(entry.get("outputs")).items()
-        for image in as_mapping(ui).get("images") or []
-        if isinstance(image, Mapping) and image.get("filename")
-    ]
+    outputs: list[OutputFile] = []
+    texts: list[OutputText] = []
+    for node_id, ui in as_mapping(entry.get("outputs")).items():
+        files, shown = node_outputs(str(node_id), ui)
+        outputs.extend(files)
+        texts.extend(shown)
     messages = tuple(
         (str(m[0]), m[1])
         for m in status.get("messages") or []
@@ -166,6 +211,7 @@ def _history_entry(prompt_id: str, entry: Mapping[str, Any]) -> HistoryEntry:
         completed=bool(status.get("completed")),
         outputs=tuple(outputs),
         messages=messages,
+        texts=tuple(texts),
     )
 
 
@@ -200,8 +246,10 @@ class ComfyHttp:
         data: aiohttp.FormData | None = None,
         params: Mapping[str, str] | None = None,
         expect: str = "json",
+        max_body: int | None = None,
     ) -> Any:
-        """One request; maps every failure onto the ComfyError hierarchy."""
+        """One request; maps every failure onto the ComfyError hierarchy. ``max_body`` overrides the
+        client's body limit for this request."""
         url = self.endpoint.http_url(path)
         headers = self._headers
         payload: aiohttp.FormData | bytes | io.BytesIO | None = data
@@ -220,12 +268,15 @@ class ComfyHttp:
                 timeout=self._timeout,
             ) as response:
                 status = response.status
-                body = await self._read_body(response)
+                body = await self._read_body(response, max_body or self._max_body)
         except _BodyTooLarge as exc:
+            if path == "/view":
+                name = params.get("filename", "?") if params else "?"
+                raise OutputTooLarge(name, exc.limit, server=self._server) from None
             raise UnexpectedResponse(
                 path,
                 status,
-                f"a body of {exc.size} is over the {self._max_body}-byte limit",
+                f"a body of {exc.size} is over the {exc.limit}-byte limit",
                 server=self._server,
             ) from None
         except TimeoutError:
@@ -240,17 +291,17 @@ class ComfyHttp:
             path, status, body, expect, json_body.get("prompt") if isinstance(json_body, dict) else None
         )
 
-    async def _read_body(self, response: aiohttp.ClientResponse) -> bytes:
-        """The whole body, or ``_BodyTooLarge`` as soon as it is known to pass the limit."""
+    async def _read_body(self, response: aiohttp.ClientResponse, limit: int) -> bytes:
+        """The whole body, or ``_BodyTooLarge`` as soon as it is known to pass ``limit``."""
         declared = response.content_length
-        if declared is not None and declared > self._max_body:
-            raise _BodyTooLarge(f"{declared} bytes (declared)")
+        if declared is not None and declared > limit:
+            raise _BodyTooLarge(f"{declared} bytes (declared)", limit)
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.content.iter_chunked(_READ_CHUNK):
             size += len(chunk)
-            if size > self._max_body:
-                raise _BodyTooLarge(f"more than {self._max_body} bytes")
+            if size > limit:
+                raise _BodyTooLarge(f"more than {limit} bytes", limit)
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -434,10 +485,12 @@ class ComfyHttp:
         entry = body.get(prompt_id)
         return _history_entry(prompt_id, entry) if isinstance(entry, Mapping) else None
 
-    async def view(self, output: OutputFile) -> bytes:
+    async def view(self, output: OutputFile, *, max_bytes: int | None = None) -> bytes:
+        """The bytes of an output file, streamed and refused (``OutputTooLarge``) as soon as they pass
+        ``max_bytes`` (default: the client's body limit)."""
         params = {"filename": output.filename, "subfolder": output.subfolder, "type": output.type}
         result: bytes = await self._idempotent(
-            lambda: self._request("GET", "/view", params=params, expect="bytes")
+            lambda: self._request("GET", "/view", params=params, expect="bytes", max_body=max_bytes)
         )
         return result
 

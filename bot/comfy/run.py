@@ -1,8 +1,10 @@
-"""Run one graph on one backend and report typed events, ending with the final images.
+"""Run one graph on one backend and report typed events, ending with the final results.
 
 Completion is ``executing {node: null}`` for our prompt (sent after the history write), or, after a
-websocket gap, what ``/history`` says. Final images come from SaveImageWebsocket frames (which exist
-only on the wire) and from SaveImage/PreviewImage outputs fetched through ``/history`` + ``/view``.
+websocket gap, what ``/history`` says. Final results come from SaveImageWebsocket frames (which exist
+only on the wire) and from what the other output nodes left in ``/history``: every file listed under
+any key of their output (fetched through ``/view`` and told apart by its bytes: still, animated image,
+video, audio) and every text they showed (PreviewAny's ``text``, custom nodes' ``string``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.comfy.connection import BackendConnection, Disconnected, PromptWatch, Reconciled
@@ -22,15 +24,15 @@ from bot.comfy.events import (
     Finished,
     NodeExecuting,
     NodeText,
-    OutputImage,
     OverallProgress,
     PreviewImage,
     Queued,
     RunEvent,
+    RunOutput,
     Started,
     StepProgress,
 )
-from bot.comfy.http import ComfyHttp, HistoryEntry
+from bot.comfy.http import ComfyHttp, HistoryEntry, OutputFile
 from bot.comfy.progress_model import ProgressModel, expected_steps
 from bot.comfy.protocol import (
     Executed,
@@ -41,25 +43,40 @@ from bot.comfy.protocol import (
     ExecutionStart,
     ExecutionSuccess,
     ImageFrame,
-    ImageMime,
     Progress,
     TextFrame,
 )
 from bot.errors import (
     ComfyError,
     ExecutionFailed,
+    NothingToDeliver,
     OutputsLost,
+    OutputTooLarge,
     PromptLost,
     PromptRejected,
 )
 from bot.errors import (
     ExecutionInterrupted as InterruptedError_,
 )
+from bot.media.kinds import TEXT_TYPE, OutputKind, file_type
 
 log = logging.getLogger(__name__)
 
 WEBSOCKET_OUTPUT = "SaveImageWebsocket"
-FILE_OUTPUTS = frozenset({"SaveImage", "PreviewImage"})
+DEFAULT_MAX_OUTPUT_BYTES = 256 * 1024 * 1024
+"""The largest result file fetched through ``/view`` (OUTPUT_MAX_MB); larger ones are left on the server."""
+
+
+def sink_nodes(graph: Mapping[str, Any]) -> frozenset[str]:
+    """Nodes no other node takes an input from: where a graph's results come out."""
+    linked = {
+        str(value[0])
+        for node in graph.values()
+        if isinstance(node, Mapping)
+        for value in (node.get("inputs") or {}).values()
+        if isinstance(value, list) and len(value) == 2 and isinstance(value[0], str | int)
+    }
+    return frozenset(str(n) for n in graph if str(n) not in linked)
 
 
 def class_types(graph: Mapping[str, Any]) -> dict[str, str]:
@@ -79,16 +96,24 @@ class _RunState:
     output_nodes: frozenset[str]
     progress: ProgressModel
     current: str | None = None
-    frames: dict[str, list[OutputImage]] = field(default_factory=dict)
+    frames: dict[str, list[RunOutput]] = field(default_factory=dict)
     expected_frames: dict[str, int] = field(default_factory=dict)
     outcome: ServerOutcome | None = None
     gap: bool = False
     finished: bool = False
     history: HistoryEntry | None = None
 
+    def wanted(self, node_id: str) -> bool:
+        return node_id in self.output_nodes
+
     @property
     def websocket_outputs(self) -> list[str]:
-        return [n for n in self.output_nodes if self.classes.get(n) == WEBSOCKET_OUTPUT]
+        return [n for n, c in self.classes.items() if c == WEBSOCKET_OUTPUT and self.wanted(n)]
+
+    @property
+    def file_outputs(self) -> bool:
+        """Whether any wanted output leaves its results in ``/history`` (anything but the websocket)."""
+        return any(self.classes.get(n) != WEBSOCKET_OUTPUT for n in self.output_nodes)
 
     def overall(self) -> OverallProgress:
         return self.progress.snapshot()
@@ -101,7 +126,10 @@ and whoever must not act while a submission is on the wire can wait for it to be
 
 
 class PromptRun:
-    """An async iterator of RunEvents for one prompt; raises the run's ComfyError at the end."""
+    """An async iterator of RunEvents for one prompt; raises the run's ComfyError at the end.
+
+    ``output_nodes`` are the nodes whose results are wanted (default: the graph's sinks).
+    """
 
     def __init__(
         self,
@@ -115,6 +143,7 @@ class PromptRun:
         connect_timeout: float = 10.0,
         attach: bool = False,
         submit_guard: SubmitGuard | None = None,
+        max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
     ) -> None:
         self._http = http
         self._connection = connection
@@ -123,9 +152,7 @@ class PromptRun:
         self.prompt_id = prompt_id
         classes = class_types(graph)
         if output_nodes is None:
-            output_nodes = frozenset(
-                n for n, c in classes.items() if c == WEBSOCKET_OUTPUT or c in FILE_OUTPUTS
-            )
+            output_nodes = sink_nodes(graph)
         self._state = _RunState(
             prompt_id, classes, output_nodes, ProgressModel(classes, expected_steps(graph))
         )
@@ -133,16 +160,17 @@ class PromptRun:
         self._connect_timeout = connect_timeout
         self._attach = attach
         self._submit_guard = submit_guard
-        self.images: tuple[OutputImage, ...] = ()
+        self._max_output_bytes = max_output_bytes
+        self.outputs: tuple[RunOutput, ...] = ()
 
     def __aiter__(self) -> AsyncIterator[RunEvent]:
         return self._events()
 
-    async def result(self) -> tuple[OutputImage, ...]:
-        """Drive the run to its end, ignoring progress; return the images or raise."""
+    async def result(self) -> tuple[RunOutput, ...]:
+        """Drive the run to its end, ignoring progress; return the results or raise."""
         async for _ in self:
             pass
-        return self.images
+        return self.outputs
 
     async def _events(self) -> AsyncIterator[RunEvent]:
         await self._connection.wait_connected(self._connect_timeout)
@@ -156,9 +184,9 @@ class PromptRun:
             while not self._state.finished:
                 for event in await self._handle(await watch.next()):
                     yield event
-            images = await self._collect_outputs()
-            self.images = images
-            yield Finished(self.prompt_id, images)
+            outputs = await self._collect_outputs()
+            self.outputs = outputs
+            yield Finished(self.prompt_id, outputs)
         finally:
             self._connection.unwatch(self.prompt_id)
 
@@ -244,9 +272,9 @@ class PromptRun:
     def _on_image(self, frame: ImageFrame) -> list[RunEvent]:
         state = self._state
         node = frame.node_id
-        if node is not None and node in state.output_nodes and state.classes.get(node) == WEBSOCKET_OUTPUT:
+        if node is not None and state.wanted(node) and state.classes.get(node) == WEBSOCKET_OUTPUT:
             images = state.frames.setdefault(node, [])
-            image = OutputImage(node, len(images), frame.data, frame.mime)
+            image = RunOutput(node, len(images), frame.data, frame.mime)
             images.append(image)
             return [image]
         return [PreviewImage(node, frame.data, frame.mime)]
@@ -263,7 +291,7 @@ class PromptRun:
                 return [Completed(state.prompt_id, isinstance(state.outcome, ExecutionSuccess))]
         return []
 
-    async def _collect_outputs(self) -> tuple[OutputImage, ...]:
+    async def _collect_outputs(self) -> tuple[RunOutput, ...]:
         state = self._state
         outcome = state.outcome
         if outcome is None:
@@ -283,18 +311,77 @@ class PromptRun:
         if isinstance(outcome, ExecutionInterrupted):
             raise InterruptedError_(outcome.node_id, outcome.node_type)
         self._check_websocket_frames()
-        images: list[OutputImage] = [img for node in sorted(state.frames) for img in state.frames[node]]
-        file_outputs = [n for n in state.output_nodes if state.classes.get(n) in FILE_OUTPUTS]
-        if file_outputs:
-            history = state.history or await self._http.get_history(state.prompt_id)
-            for output in history.outputs if history else ():
-                if output.node_id in file_outputs:
-                    data = await self._http.view(output)
-                    index = sum(1 for i in images if i.node_id == output.node_id)
-                    jpeg = output.filename.lower().endswith((".jpg", ".jpeg"))
-                    mime: ImageMime = "image/jpeg" if jpeg else "image/png"
-                    images.append(OutputImage(output.node_id, index, data, mime))
-        return tuple(images)
+        outputs: list[RunOutput] = [img for node in sorted(state.frames) for img in state.frames[node]]
+        if state.file_outputs:
+            state.history = state.history or await self._http.get_history(state.prompt_id)
+            outputs.extend(await self._history_outputs(state.history, outputs))
+        if not outputs:
+            raise NothingToDeliver(
+                state.prompt_id, self._unusable_note(state.history), server=self._endpoint.display_name
+            )
+        return tuple(outputs)
+
+    async def _history_outputs(
+        self, history: HistoryEntry | None, so_far: list[RunOutput]
+    ) -> list[RunOutput]:
+        """Every file (fetched) and text of the wanted nodes in ``history``, in the server's order."""
+        state = self._state
+        found: list[RunOutput] = []
+        counts: dict[str, int] = {}
+        for output in so_far:
+            counts[output.node_id] = counts.get(output.node_id, 0) + 1
+
+        def index_for(node_id: str) -> int:
+            counts[node_id] = counts.get(node_id, 0) + 1
+            return counts[node_id] - 1
+
+        wanted = [
+            f
+            for f in (history.outputs if history else ())
+            if state.wanted(f.node_id) and state.classes.get(f.node_id) != WEBSOCKET_OUTPUT
+        ]
+        for file in wanted:
+            fetched = await self._fetch(file)
+            if fetched is not None:
+                found.append(RunOutput(file.node_id, index_for(file.node_id), *fetched, file.filename))
+        texts = [t for t in (history.texts if history else ()) if state.wanted(t.node_id) and t.text.strip()]
+        found.extend(
+            RunOutput(t.node_id, index_for(t.node_id), t.text.encode(), TEXT_TYPE.mime, TEXT_TYPE.kind)
+            for t in texts
+        )
+        return found
+
+    async def _fetch(self, output: OutputFile) -> tuple[bytes, str, OutputKind] | None:
+        """One file through ``/view`` with its MIME type and kind; None for a file that is not a kind of
+        result (a latent, a model). One over the size cap becomes a note saying so."""
+        try:
+            data = await self._http.view(output, max_bytes=self._max_output_bytes)
+        except OutputTooLarge as exc:
+            log.warning("prompt %s: %s", self.prompt_id, exc)
+            return exc.user_message.encode(), TEXT_TYPE.mime, TEXT_TYPE.kind
+        kind = file_type(data, output.filename)
+        if kind is None:
+            log.info(
+                "prompt %s: %s of node %s is not a result I can post",
+                self.prompt_id,
+                output.filename,
+                output.node_id,
+            )
+            return None
+        if (
+            kind.kind is OutputKind.IMAGE
+            and output.animated
+            and kind.mime in ("image/png", "image/webp", "image/gif")
+        ):
+            kind = replace(kind, kind=OutputKind.ANIMATION)
+        return data, kind.mime, kind.kind
+
+    def _unusable_note(self, history: HistoryEntry | None) -> str:
+        names = [f.filename for f in (history.outputs if history else ()) if self._state.wanted(f.node_id)]
+        if not names:
+            return ""
+        listed = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        return f"; it wrote {listed}"
 
     def _check_websocket_frames(self) -> None:
         state = self._state

@@ -93,7 +93,7 @@ class DeleteButton(_JobButton, template=rf"cc:delete:{JOB}"):
 
 
 class FollowUpButton(ui.DynamicItem[ui.Button[Any]], template=rf"cc:act:{JOB}:(?P<index>[0-9]{{1,2}})"):
-    """A template's follow-up action (e.g. Upscale) applied to this job's first result."""
+    """A template's follow-up action (e.g. Upscale) applied to this job's first image."""
 
     def __init__(self, job_id: str, index: int, label: str = "Follow up") -> None:
         super().__init__(
@@ -115,12 +115,69 @@ class FollowUpButton(ui.DynamicItem[ui.Button[Any]], template=rf"cc:act:{JOB}:(?
         await job_actions(interaction).follow_up(interaction, self.job_id, self.index)
 
 
+class PickButton(
+    ui.DynamicItem[ui.Button[Any]],
+    template=rf"cc:pick:{JOB}:(?P<action>[0-9]{{1,2}}):(?P<output>[0-9]{{1,3}})",
+):
+    """A template's follow-up action (e.g. Upscale) on one image of a batch: ``output`` is the job
+    output the image is, so the button keeps working after a restart."""
+
+    def __init__(self, job_id: str, action: int, output: int, label: str = "Follow up") -> None:
+        super().__init__(
+            ui.Button(
+                label=label[:80],
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"cc:pick:{job_id}:{action}:{output}",
+            )
+        )
+        self.job_id = job_id
+        self.action = action
+        self.output = output
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: ui.Item[Any], match: re.Match[str], /
+    ) -> PickButton:
+        return cls(match["job"], int(match["action"]), int(match["output"]))
+
+    @answers_errors
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await job_actions(interaction).follow_up(interaction, self.job_id, self.action, self.output)
+
+
+class VaryButton(ui.DynamicItem[ui.Button[Any]], template=rf"cc:vary:{JOB}:(?P<output>[0-9]{{1,3}})"):
+    """Make one image of a batch again on its own (same seed and settings, see templates.vary)."""
+
+    def __init__(self, job_id: str, output: int, number: int = 0) -> None:
+        super().__init__(
+            ui.Button(
+                label=f"Vary {number}" if number else "Vary",
+                style=discord.ButtonStyle.primary,
+                custom_id=f"cc:vary:{job_id}:{output}",
+            )
+        )
+        self.job_id = job_id
+        self.output = output
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: ui.Item[Any], match: re.Match[str], /
+    ) -> VaryButton:
+        return cls(match["job"], int(match["output"]))
+
+    @answers_errors
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await job_actions(interaction).vary(interaction, self.job_id, self.output)
+
+
 DYNAMIC_ITEMS: tuple[type[ui.DynamicItem[Any]], ...] = (
     CancelButton,
     RerollButton,
     EditButton,
     DeleteButton,
     FollowUpButton,
+    PickButton,
+    VaryButton,
 )
 
 

@@ -12,7 +12,6 @@ has it replaced by the private answer (deleted first when no job came of it).
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -23,22 +22,24 @@ import discord
 
 from bot.discord_ui.access import AccessDenied, JobAccess, channel_is_nsfw, role_ids
 from bot.discord_ui.attachments import read_attachment
-from bot.discord_ui.components import edit_form, result_view, waiting_view
+from bot.discord_ui.components import edit_form, waiting_view
 from bot.discord_ui.moderation import MODERATOR_CANCEL_REASON
 from bot.discord_ui.presenter import answers_errors, answers_errors_with, describe, reply
-from bot.discord_ui.publisher import fit_files
-from bot.discord_ui.render import result_embed, status_embed
-from bot.discord_ui.status import Payload, StatusMessages
+from bot.discord_ui.render import status_embed
+from bot.discord_ui.results import prepare_results, result_buttons, result_message
+from bot.discord_ui.status import Payload, StatusMessages, edit_args
 from bot.errors import BotError, InvalidInput, JobNotFound
-from bot.jobmodel.model import Job
+from bot.jobmodel.model import Job, OutputRef
 from bot.jobmodel.states import OPEN_STATES
 from bot.jobs.engine import JobEngine
 from bot.jobs.planning import Attachment, JobRequest
 from bot.jobs.updates import JobUpdate
+from bot.media import OutputKind
+from bot.media.fitter import MediaFitter
 from bot.moderation import ModerationService, RequestContext, is_moderator, record_cancel
 from bot.moderation.access import Action
 from bot.moderation.audit import screening_verdict
-from bot.templates import ParamType, Template, TemplateSet, follow_up_values
+from bot.templates import ParamType, Template, TemplateSet, follow_up_values, vary_values
 
 if TYPE_CHECKING:
     from bot.discord_ui.intake import Intake
@@ -73,9 +74,12 @@ class Controller:
         *,
         review: ReviewDesk | None = None,
         intake: Intake | None = None,
+        fitter: MediaFitter,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``fitter`` fits results under a channel's upload limit (``/show``)."""
         self.engine = engine
+        self.fitter = fitter
         self.templates = templates
         self.messages = messages
         self.moderation = moderation
@@ -227,8 +231,11 @@ class Controller:
         await self._submit(interaction, job.template, values, await self._inputs_of(job))
 
     @answers_errors_with(_replace_placeholder)
-    async def follow_up(self, interaction: discord.Interaction[Any], job_id: str, index: int) -> None:
-        """A template's follow-up action (e.g. Upscale) on this job's first result."""
+    async def follow_up(
+        self, interaction: discord.Interaction[Any], job_id: str, index: int, output: int | None = None
+    ) -> None:
+        """A template's follow-up action (e.g. Upscale) on one image of this job: output ``output``,
+        or the first image (the button under a single result)."""
         job = await self._job(job_id)
         await self.access.require(interaction, job, Action.FOLLOW_UP)
         await interaction.response.defer(thinking=True)
@@ -237,13 +244,32 @@ class Controller:
             raise InvalidInput("That button no longer exists on this template.")
         action = template.actions[index]
         target = self._template(action.template)
-        outputs = await self.engine.outputs.list_for_job(job.id)
-        if not outputs or not outputs[0].path.exists():
+        image = _image_output(await self.engine.outputs.list_for_job(job.id), output)
+        if image is None:
+            raise InvalidInput(f"Job `{job.id}` has no image to {action.label.lower()}.")
+        if not image.path.exists():
             raise InvalidInput("The result image is no longer stored; run the job again first.")
-        data = await self.engine.spool.read(outputs[0].path)
+        data = await self.engine.spool.read(image.path)
         values = follow_up_values(action, target, job.params)
-        attachment = Attachment(action.image_param, f"{job.id}.png", data)
+        attachment = Attachment(action.image_param, f"{job.id}_{image.index + 1}{image.path.suffix}", data)
         await self._submit(interaction, target.name, dict(values), [attachment])
+
+    @answers_errors_with(_replace_placeholder)
+    async def vary(self, interaction: discord.Interaction[Any], job_id: str, output: int) -> None:
+        """Make one image of a batch again on its own: the same seed and settings, the batch cut down to
+        that image (``templates.vary``). It shows a result, so it follows the follow-ups' rule."""
+        job = await self._job(job_id)
+        await self.access.require(interaction, job, Action.FOLLOW_UP)  # a refusal leaves no public trace
+        await interaction.response.defer(thinking=True)
+        template = self._template(job.template)
+        outputs = await self.engine.outputs.list_for_job(job.id)
+        image = _image_output(outputs, output)
+        if image is None or image.index != output:
+            raise InvalidInput("That image is not part of this job's results any more.")
+        # Its place in the batch: how many images its output node made before it.
+        position = sum(1 for o in outputs if o.node_id == image.node_id and o.index < image.index)
+        values = vary_values(template, job.params, position)
+        await self._submit(interaction, job.template, values, await self._inputs_of(job))
 
     @answers_errors_with(_replace_placeholder)
     async def show(self, interaction: discord.Interaction[Any], job_id: str) -> None:
@@ -260,26 +286,24 @@ class Controller:
         verdict = await screening_verdict(self.moderation.audit, job.id) if self.moderation else None
         if verdict in ("review", "block"):
             raise AccessDenied(f"The result of job `{job.id}` was withheld, so it can't be shown.")
-        prefix = "SPOILER_" if verdict == "spoiler" else ""
-        stored = [
-            (f"{prefix}{job.id}_{o.index + 1}{o.path.suffix}", await self.engine.spool.read(o.path))
-            for o in outputs[:10]
-        ]
         # This interaction says what this channel accepts per file, like the original delivery.
-        fitted, notes = await fit_files(stored, interaction.filesize_limit)
-        files = [discord.File(io.BytesIO(data), filename=name) for name, data in fitted]
-        template = self.templates.get(job.template)
-        actions = [a.label for a in template.actions] if template else []
-        await interaction.edit_original_response(
-            embed=result_embed(
-                job,
-                notes=notes,
-                images=len(outputs),
-                backend_name=self.engine.pool.display_name(job.backend),
-            ),
-            attachments=files,
-            view=result_view(job.id, actions),
+        prepared = await prepare_results(
+            job, outputs, spool=self.engine.spool, fitter=self.fitter, limit=interaction.filesize_limit
         )
+        if verdict == "spoiler":
+            prepared = prepared.with_files([f.as_spoiler() for f in prepared.files])
+        message = result_message(
+            job,
+            prepared,
+            result_buttons(self.templates.get(job.template)),
+            backend_name=self.engine.pool.display_name(job.backend),
+        )
+        await interaction.edit_original_response(
+            **edit_args(message.payload, message.payload.discord_files())
+        )
+        for part in message.overflow:
+            files = Payload(files=[(f.upload_name, f.data) for f in part]).discord_files()
+            await interaction.followup.send(f"`{job.id}` results, continued", files=files)
 
     @answers_errors
     async def delete(self, interaction: discord.Interaction[Any], job_id: str) -> None:
@@ -428,6 +452,14 @@ class Controller:
             account_created_at=user.created_at.timestamp(),
             member_joined_at=joined.timestamp() if joined else None,
         )
+
+
+def _image_output(outputs: list[OutputRef], index: int | None) -> OutputRef | None:
+    """Output ``index`` if it is an image, else None; with no index, the job's first image."""
+    images = [o for o in outputs if o.kind is OutputKind.IMAGE]
+    if index is None:
+        return images[0] if images else None
+    return next((o for o in images if o.index == index), None)
 
 
 def _is_seed(template: Template, name: str) -> bool:

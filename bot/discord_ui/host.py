@@ -29,7 +29,15 @@ class JobActions(Protocol):
         self, interaction: discord.Interaction[Any], job_id: str, opened_by: int, texts: Mapping[str, str]
     ) -> None: ...
 
-    async def follow_up(self, interaction: discord.Interaction[Any], job_id: str, index: int) -> None: ...
+    async def follow_up(
+        self, interaction: discord.Interaction[Any], job_id: str, index: int, output: int | None = None
+    ) -> None:
+        """Follow-up ``index`` of the job's template on output ``output`` (None: the first image)."""
+        ...
+
+    async def vary(self, interaction: discord.Interaction[Any], job_id: str, output: int) -> None:
+        """Make the image that is output ``output`` of the job again, on its own."""
+        ...
 
     async def delete(self, interaction: discord.Interaction[Any], job_id: str) -> None: ...
 

@@ -1,9 +1,10 @@
-"""Job progress and results into Discord: throttled status edits, then the final images.
+"""Job progress and results into Discord: throttled status edits, then the final results.
 
 The publisher reads the engine's update stream (a mailbox that keeps only the latest progress per
 job, so Discord can never slow the engine) and hands edits to the throttle. It is also the engine's
-ResultSink: delivery edits the status message into the result, which is naturally idempotent (the
-same edit twice leaves one message), with overflow images in follow-up messages.
+ResultSink: delivery edits the status message into the result (a gallery for a batch, see results.py),
+which is naturally idempotent (the same edit twice leaves one message), with overflow files in
+follow-up messages.
 """
 
 from __future__ import annotations
@@ -18,16 +19,23 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.discord_ui.components import result_view, waiting_view
-from bot.discord_ui.render import result_embed, status_embed
+from bot.discord_ui.components import waiting_view
+from bot.discord_ui.render import status_embed
+from bot.discord_ui.results import (
+    PreparedResult,
+    ResultButtons,
+    ResultFile,
+    prepare_results,
+    result_message,
+)
 from bot.discord_ui.status import Payload, StatusMessages, message_nonce
 from bot.discord_ui.throttle import EditThrottle
-from bot.imaging import fit_output
 from bot.jobmodel.model import Job, OutputRef
 from bot.jobmodel.states import JobState
 from bot.jobs.delivery import Receipt
 from bot.jobs.engine import JobEngine
 from bot.jobs.updates import JobUpdate
+from bot.media.fitter import MediaFitter
 from bot.supervisor import Supervisor
 
 if TYPE_CHECKING:
@@ -35,8 +43,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FILES_PER_MESSAGE = 10
-REQUEST_LIMIT = 24 * 1024 * 1024  # Discord's 25 MiB per request, with room for the JSON part
 PROGRESS_STATES = (JobState.PENDING_REVIEW, JobState.QUEUED, JobState.DISPATCHED, JobState.RUNNING)
 IN_FLIGHT = (JobState.DISPATCHED, JobState.RUNNING)
 MAX_REFITS = 4  # deliveries refused as too large are re-fitted to a smaller size this many times
@@ -51,18 +57,20 @@ class Publisher:
         messages: StatusMessages,
         throttle: EditThrottle,
         *,
-        actions_for: Callable[[str], list[str]],
+        buttons_for: Callable[[str], ResultButtons],
         file_limit: Callable[[Job], int],
+        fitter: MediaFitter,
         previews: bool = True,
-        screen: Callable[[Job, list[tuple[str, bytes]]], Awaitable[Screened]] | None = None,
+        screen: Callable[[Job, list[ResultFile]], Awaitable[Screened]] | None = None,
     ) -> None:
-        """``screen`` (output screening, see review/holds.py) may spoiler the files, hold them for a
-        moderator or withhold them."""
+        """``screen`` (output screening, see review/holds.py) may spoiler files, hold them for a
+        moderator or withhold them. ``fitter`` makes results fit the channel's upload limit."""
         self._engine = engine
         self._messages = messages
         self._throttle = throttle
-        self._actions_for = actions_for
+        self._buttons_for = buttons_for
         self._file_limit = file_limit
+        self._fitter = fitter
         self._previews = previews
         self._screen = screen
         self._box = engine.updates.subscribe()
@@ -180,7 +188,7 @@ class Publisher:
     # --- the ResultSink side --------------------------------------------------------------------------
 
     async def deliver(self, job: Job, outputs: Sequence[OutputRef]) -> Receipt:
-        """Turn the status message into the result; more than ten images go to follow-ups."""
+        """Turn the status message into the result; files beyond one message go to follow-ups."""
         await self._messages.wait_ready(job)
         lock = self._lock(job.id)
         if lock.locked():
@@ -199,46 +207,44 @@ class Publisher:
 
     async def _deliver_locked(self, job: Job, outputs: Sequence[OutputRef]) -> Receipt:
         limit = self._file_limit(job)
-        files: list[tuple[str, bytes]] = []
-        for output in outputs:
-            data = await asyncio.to_thread(output.path.read_bytes)
-            files.append((f"{job.template}_{job.id}_{output.index + 1}{output.path.suffix}", data))
-        files, notes = await fit_files(files, limit)
+        prepared = await self._prepare(job, outputs, limit)
         if self._screen is not None:
-            screened = await self._screen(job, files)
-            if screened.outcome is not JobState.DELIVERED:  # held or withheld: a notice, no images
+            screened = await self._screen(job, prepared.files)
+            if screened.outcome is not JobState.DELIVERED:  # held or withheld: a notice, no results
                 ref = await self._messages.show(job, Payload(embed=screened.notice, view=None))
                 return Receipt(ref.channel_id, (ref.message_id or 0,), outcome=screened.outcome)
-            files = screened.files
-        view = result_view(job.id, self._actions_for(job.template))
+            prepared = prepared.with_files(screened.files)
         for attempt in range(1, MAX_REFITS + 1):
-            chunks = _chunks(files)
-            embed = result_embed(
-                job, notes=notes, images=len(files), backend_name=self._engine.pool.display_name(job.backend)
+            message = result_message(
+                job,
+                prepared,
+                self._buttons_for(job.template),
+                backend_name=self._engine.pool.display_name(job.backend),
             )
             try:
-                ref = await self._messages.show(
-                    job, Payload(embed=embed, files=chunks[0] if chunks else [], view=view)
-                )
+                ref = await self._messages.show(job, message.payload)
                 break
             except discord.HTTPException as exc:
-                if not _too_large(exc) or attempt == MAX_REFITS or not files:
+                if not _too_large(exc) or attempt == MAX_REFITS or not prepared.files:
                     raise
                 # Our idea of the channel's limit was wrong (e.g. after a restart, or the guild
-                # lost boosts): shrink below the largest refused file and remember it.
-                limit = max(1, max(len(data) for _, data in files) // 2)
+                # lost boosts): fit everything again below the largest refused file, and remember it.
+                limit = max(1, max(len(f.data) for f in prepared.files) // 2)
                 log.info("job=%s files refused as too large; fitting them to %d bytes", job.id, limit)
                 self._messages.lower_upload_limit(job.channel_id, limit)
-                files, more = await fit_files(files, limit)
-                notes = [*notes, *more]
+                spoilered = {f.output for f in prepared.files if f.spoiler}
+                prepared = await self._prepare(job, outputs, limit)
+                prepared = prepared.with_files(
+                    [f.as_spoiler() if f.output in spoilered else f for f in prepared.files]
+                )
         message_ids = [ref.message_id or 0]
         posted = await self._engine.deliveries.parts(job.id)
-        for number, chunk in enumerate(chunks[1:], start=2):
+        for number, chunk in enumerate(message.overflow, start=2):
             if number not in posted:  # parts posted before a crash are not posted again
                 posted[number] = await self._messages.post_plain(
                     ref.channel_id,
-                    f"`{job.id}` images, part {number}",
-                    chunk,
+                    f"`{job.id}` results, part {number}",
+                    [(f.upload_name, f.data) for f in chunk],
                     nonce=message_nonce(job.id, f"part:{number}"),
                 )
                 await self._engine.deliveries.record_part(
@@ -246,6 +252,9 @@ class Publisher:
                 )
             message_ids.append(posted[number])
         return Receipt(ref.channel_id, tuple(message_ids))
+
+    async def _prepare(self, job: Job, outputs: Sequence[OutputRef], limit: int) -> PreparedResult:
+        return await prepare_results(job, outputs, spool=self._engine.spool, fitter=self._fitter, limit=limit)
 
     async def notify_end(self, job: Job) -> Receipt:
         """A job ended without results: show why on its status message."""
@@ -256,33 +265,5 @@ class Publisher:
         return Receipt(ref.channel_id, (ref.message_id or 0,))
 
 
-async def fit_files(files: list[tuple[str, bytes]], limit: int) -> tuple[list[tuple[str, bytes]], list[str]]:
-    """Every file within ``limit`` bytes (re-encoded or downscaled where needed) and what changed."""
-    fitted_files: list[tuple[str, bytes]] = []
-    notes: list[str] = []
-    for name, data in files:
-        fitted = await asyncio.to_thread(fit_output, data, name, limit)
-        if fitted.note:
-            notes.append(fitted.note)
-        fitted_files.append((fitted.filename, fitted.data))
-    return fitted_files, notes
-
-
 def _too_large(exc: discord.HTTPException) -> bool:
     return exc.status == 413 or exc.code == 40005
-
-
-def _chunks(files: list[tuple[str, bytes]]) -> list[list[tuple[str, bytes]]]:
-    """Split into messages of at most ten files and under the per-request size limit."""
-    chunks: list[list[tuple[str, bytes]]] = []
-    current: list[tuple[str, bytes]] = []
-    size = 0
-    for name, data in files:
-        if current and (len(current) >= FILES_PER_MESSAGE or size + len(data) > REQUEST_LIMIT):
-            chunks.append(current)
-            current, size = [], 0
-        current.append((name, data))
-        size += len(data)
-    if current:
-        chunks.append(current)
-    return chunks

@@ -155,6 +155,45 @@ def status_embed(
     return embed
 
 
+def _result_facts(job: Job, backend_name: str | None) -> list[tuple[str, str]]:
+    """(name, value) pairs every result shows: seed, settings, time taken, backend."""
+    facts: list[tuple[str, str]] = []
+    seed = next((v for k, v in job.params.items() if "seed" in k and isinstance(v, int)), None)
+    if seed is not None:
+        facts.append(("Seed", str(seed)))
+    notable = [f"{k}: {v}" for k, v in job.params.items() if k in NOTABLE]
+    if notable:
+        facts.append(("Settings", _clip(", ".join(notable), 1000)))
+    if job.started_at and job.finished_at:
+        facts.append(("Took", duration(job.finished_at - job.started_at)))
+    if backend_name:
+        facts.append(("Ran on", backend_name))
+    return facts
+
+
+def result_markdown(
+    job: Job, *, notes: Sequence[str] = (), images: int = 0, backend_name: str | None = None
+) -> str:
+    """The text above a result gallery (components v2 have no embeds): the same facts as
+    ``result_embed``, and the job id and command in the last line like an embed's footer."""
+    lines = [f"### /{job.template}"]
+    prompt = prompt_of(job.params)
+    if prompt:
+        lines.append(_clip(prompt, 1000))
+    negative = job.params.get("negative")
+    if isinstance(negative, str) and negative:
+        lines.append(f"**Negative** {_clip(negative, 300)}")
+    facts = _result_facts(job, backend_name)
+    if images > 1:
+        facts.append(("Images", str(images)))
+    if facts:
+        lines.append(" · ".join(f"**{name}** {value}" for name, value in facts))
+    if notes:
+        lines.append("**Note** " + _clip("; ".join(dict.fromkeys(notes)), 600))
+    lines.append(f"-# job {job.id} · /{job.template}")
+    return "\n".join(lines)
+
+
 def result_embed(
     job: Job, *, notes: Sequence[str] = (), images: int = 0, backend_name: str | None = None
 ) -> discord.Embed:
@@ -164,16 +203,8 @@ def result_embed(
     negative = job.params.get("negative")
     if isinstance(negative, str) and negative:
         embed.add_field(name="Negative", value=_clip(negative, 1000), inline=False)
-    seed = next((v for k, v in job.params.items() if "seed" in k and isinstance(v, int)), None)
-    if seed is not None:
-        embed.add_field(name="Seed", value=str(seed))
-    notable = [f"{k}: {v}" for k, v in job.params.items() if k in NOTABLE]
-    if notable:
-        embed.add_field(name="Settings", value=_clip(", ".join(notable), 1000))
-    if job.started_at and job.finished_at:
-        embed.add_field(name="Took", value=duration(job.finished_at - job.started_at))
-    if backend_name:
-        embed.add_field(name="Ran on", value=backend_name)
+    for name, value in _result_facts(job, backend_name):
+        embed.add_field(name=name, value=value)
     if images > 1:
         embed.add_field(name="Images", value=str(images))
     if notes:

@@ -24,6 +24,9 @@ from bot.jobs.engine import JobEngine
 log = logging.getLogger(__name__)
 
 TOKEN_SAFE_SECONDS = 14 * 60  # stop using a token a minute before Discord kills it
+NO_MENTIONS = discord.AllowedMentions.none()
+"""Job messages never ping: a result gallery's text displays (unlike embeds) would turn an "@everyone"
+or a role mention in a member's prompt into a notification."""
 PAYLOAD_ERRORS = (400, 413)  # what was sent is wrong (e.g. 40005 file too large), not the route
 
 
@@ -34,7 +37,8 @@ class Payload:
     embed: discord.Embed | None = None
     content: str | None = None
     files: Sequence[tuple[str, bytes]] = ()
-    view: discord.ui.View | None = None
+    view: discord.ui.View | discord.ui.LayoutView | None = None
+    """A LayoutView makes it a components-v2 message (no content, no embeds: an edit resets them)."""
     extra_embeds: Sequence[discord.Embed] = field(default=())
 
     def discord_files(self) -> list[discord.File]:
@@ -148,7 +152,7 @@ class StatusMessages:
             if token is not None and self._clock() < token.expires_at:
                 try:
                     self.requests += 1
-                    await token.interaction.edit_original_response(**_edit_args(payload, attachments))
+                    await token.interaction.edit_original_response(**edit_args(payload, attachments))
                     return ref
                 except discord.HTTPException as exc:
                     if exc.status in PAYLOAD_ERRORS:
@@ -164,7 +168,7 @@ class StatusMessages:
                     ref.message_id
                 )
                 await self._paced(ref.channel_id, paid)
-                await message.edit(**_edit_args(payload, attachments))
+                await message.edit(**edit_args(payload, attachments))
                 return ref
             except discord.NotFound:
                 log.info("job=%s status message was deleted; posting a new one", job.id)
@@ -196,6 +200,7 @@ class StatusMessages:
             embeds=payload.embeds,
             files=payload.discord_files(),
             nonce=message_nonce(job.id, f"status:{previous or 0}"),
+            allowed_mentions=NO_MENTIONS,
             **extra,
         )
         ref = MessageRef(channel_id, message.id)
@@ -210,9 +215,14 @@ def message_nonce(job_id: str, purpose: str) -> str:
     return "cc" + hashlib.blake2s(f"{job_id}:{purpose}".encode(), digest_size=8).hexdigest()
 
 
-def _edit_args(payload: Payload, attachments: list[discord.File] | None) -> dict[str, Any]:
+def edit_args(payload: Payload, attachments: list[discord.File] | None) -> dict[str, Any]:
     """Edit keyword arguments; leaving ``attachments`` out keeps the message's current files."""
-    args: dict[str, Any] = {"content": payload.content, "embeds": payload.embeds, "view": payload.view}
+    args: dict[str, Any] = {
+        "content": payload.content,
+        "embeds": payload.embeds,
+        "view": payload.view,
+        "allowed_mentions": NO_MENTIONS,
+    }
     if attachments is not None:
         args["attachments"] = attachments
     return args

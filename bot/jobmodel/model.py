@@ -22,6 +22,7 @@ from bot.jobmodel.states import (
     JobState,
     check_transition,
 )
+from bot.media.kinds import OutputKind
 
 JSONObject = dict[str, Any]
 
@@ -40,7 +41,8 @@ class InputRef:
 
 @dataclass(frozen=True, slots=True)
 class OutputRef:
-    """One final image a job produced, already written to the spool."""
+    """One final result a job produced, already written to the spool: an image, an animation, a
+    video, an audio file or a text (``kind``), of type ``mime``."""
 
     index: int
     path: Path
@@ -49,6 +51,12 @@ class OutputRef:
     width: int | None = None
     height: int | None = None
     node_id: str | None = None
+    kind: OutputKind = OutputKind.IMAGE
+
+    @property
+    def visual(self) -> bool:
+        """Shown as media (an image, an animation or a video)."""
+        return self.kind.visual
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,10 +23,10 @@ from bot.comfy import (
     ConnectionLost,
     Finished,
     NodeExecuting,
-    OutputImage,
     OverallProgress,
     PreviewImage,
     RunEvent,
+    RunOutput,
     Started,
     StepProgress,
 )
@@ -34,6 +34,7 @@ from bot.comfy.http import predicted_ref
 from bot.errors import (
     BackendUnavailable,
     ComfyError,
+    NothingToDeliver,
     OutputsLost,
     PromptLost,
     UnexpectedResponse,
@@ -41,6 +42,7 @@ from bot.errors import (
 from bot.jobmodel.model import Job, OutputRef
 from bot.jobs.backends import Backend
 from bot.jobs.planning import JobPlanner
+from bot.media import OutputKind, extension_for
 from bot.storage import Spool
 
 log = logging.getLogger(__name__)
@@ -153,7 +155,7 @@ class JobRunner:
                 if self._submit_guard is None
                 else functools.partial(self._submit_guard, job),
             )
-        images: tuple[OutputImage, ...] = ()
+        results: tuple[RunOutput, ...] = ()
         progress = Progress()
         outputs_to_start = set(plan.output_nodes)
         async with asyncio.timeout(None) as deadline:
@@ -174,10 +176,10 @@ class JobRunner:
                         self._on_finishing(job)
                     self._on_completed(job, event.success)
                 elif isinstance(event, Finished):
-                    images = event.images
+                    results = event.outputs
                 elif self._track(event, progress):
                     self._on_progress(job, progress)
-        return await self._store(job, images)
+        return await self._store(job, results)
 
     async def _with_grace(self, events: AsyncIterator[RunEvent], backend: Backend) -> AsyncIterator[RunEvent]:
         """Pass events through. After a dropped socket, give the backend ``grace`` seconds to return,
@@ -227,16 +229,26 @@ class JobRunner:
             return False
         return True
 
-    async def _store(self, job: Job, images: tuple[OutputImage, ...]) -> tuple[OutputRef, ...]:
-        if not images:
-            raise OutputsLost(job.prompt_id or "?", "the workflow finished without any image")
+    async def _store(self, job: Job, results: tuple[RunOutput, ...]) -> tuple[OutputRef, ...]:
+        """Write every result to the spool (``out/000.png``, ``out/001.mp4``, ``out/002.txt``...)."""
+        if not results:
+            raise NothingToDeliver(job.prompt_id or "?", "")
         refs: list[OutputRef] = []
-        for index, image in enumerate(images):
-            ext = "jpg" if image.mime == "image/jpeg" else "png"
-            spooled = await self._spool.put_output(job.id, index, image.data, ext)
-            width, height = _size(image.data)
+        for index, result in enumerate(results):
+            ext = extension_for(result.mime, result.kind)
+            spooled = await self._spool.put_output(job.id, index, result.data, ext)
+            width, height = _size(result.data) if result.kind in _PICTURES else (None, None)
             refs.append(
-                OutputRef(index, spooled.path, spooled.sha256, image.mime, width, height, image.node_id)
+                OutputRef(
+                    index,
+                    spooled.path,
+                    spooled.sha256,
+                    result.mime,
+                    width,
+                    height,
+                    result.node_id,
+                    result.kind,
+                )
             )
         return tuple(refs)
 
@@ -266,6 +278,9 @@ class JobRunner:
             )
         except ComfyError as exc:
             log.warning("job=%s could not interrupt prompt %s: %s", job.id, job.prompt_id, exc)
+
+
+_PICTURES = (OutputKind.IMAGE, OutputKind.ANIMATION)
 
 
 def _size(data: bytes) -> tuple[int | None, int | None]:

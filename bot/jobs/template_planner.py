@@ -9,6 +9,9 @@ from typing import Any
 from bot.errors import InvalidParameter
 from bot.jobs.planning import Plan
 from bot.templates import ParamType, Template, TemplateSet, backend_options, preflight, render, resolve_values
+from bot.templates.model import VaryMode
+from bot.templates.outputs import vary_mode
+from bot.templates.vary import PICK_KEY, split_pick
 
 _PLACEHOLDER = "comfycord/pending-upload.png"
 
@@ -37,8 +40,14 @@ class TemplatePlanner:
             if not chosen.has_param(name) or not chosen.param(name).is_file:
                 raise InvalidParameter(name, f"/{template} takes no image named `{name}`")
         uploaded = dict.fromkeys(attached, _PLACEHOLDER)
-        resolved = resolve_values(chosen, values, rng=rng, uploaded=uploaded)
-        return {name: value for name, value in resolved.items() if name not in uploaded}
+        plain, pick = split_pick(values)
+        resolved = resolve_values(chosen, plain, rng=rng, uploaded=uploaded)
+        params: dict[str, Any] = {name: value for name, value in resolved.items() if name not in uploaded}
+        if pick is not None:
+            if vary_mode(chosen) is not VaryMode.NOISE_INDEX:
+                raise InvalidParameter(PICK_KEY, f"/{template} cannot pick one image of a batch")
+            params[PICK_KEY] = pick
+        return params
 
     def plan(self, template: str, params: Mapping[str, Any], uploaded: Mapping[str, str]) -> Plan:
         chosen = self._template(template)

@@ -1,4 +1,4 @@
-"""Final images of jobs, as written to the spool."""
+"""Final results of jobs (images, animations, videos, audio, texts), as written to the spool."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bot.jobmodel.model import OutputRef
+from bot.media.kinds import OutputKind
 from bot.storage.database import Database
 
 # Upsert: a job run again with the same seed rewrites the same indexes.
 _UPSERT = """
-INSERT INTO job_outputs (job_id, idx, path, sha256, mime, width, height, node_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO job_outputs (job_id, idx, path, sha256, mime, width, height, node_id, kind)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (job_id, idx) DO UPDATE SET
     path = excluded.path, sha256 = excluded.sha256, mime = excluded.mime,
-    width = excluded.width, height = excluded.height, node_id = excluded.node_id
+    width = excluded.width, height = excluded.height, node_id = excluded.node_id, kind = excluded.kind
 """
 
 
@@ -33,7 +34,10 @@ class OutputRepository:
         """Record several outputs in one transaction."""
         await self._db.execute_many(
             _UPSERT,
-            [(job_id, o.index, str(o.path), o.sha256, o.mime, o.width, o.height, o.node_id) for o in outputs],
+            [
+                (job_id, o.index, str(o.path), o.sha256, o.mime, o.width, o.height, o.node_id, o.kind.value)
+                for o in outputs
+            ],
         )
 
     async def list_for_job(self, job_id: str) -> list[OutputRef]:
@@ -55,4 +59,12 @@ def _output(row: sqlite3.Row) -> OutputRef:
         width=row["width"],
         height=row["height"],
         node_id=row["node_id"],
+        kind=_kind(row["kind"]),
     )
+
+
+def _kind(value: object) -> OutputKind:
+    try:
+        return OutputKind(str(value))
+    except ValueError:
+        return OutputKind.IMAGE  # written by a newer version: show it as a file-like image at worst

@@ -30,7 +30,9 @@ from bot.templates.model import (
     Template,
     TemplateSet,
     Value,
+    VaryMode,
 )
+from bot.templates.outputs import delivers, describe_outputs, vary_mode
 from bot.templates.preflight import (
     ObjectInfo,
     backend_options,
@@ -39,8 +41,10 @@ from bot.templates.preflight import (
     preflight,
 )
 from bot.templates.render import follow_up_values, render, resolve_values
+from bot.templates.vary import PICK_KEY, vary_values
 
 __all__ = [
+    "PICK_KEY",
     "RANDOM_SEED_LIMIT",
     "SEED_MAX",
     "SEED_MIN",
@@ -57,9 +61,12 @@ __all__ = [
     "Template",
     "TemplateSet",
     "Value",
+    "VaryMode",
     "backend_options",
     "capability_map",
     "coerce_value",
+    "delivers",
+    "describe_outputs",
     "discord_max_length",
     "file_name_problem",
     "follow_up_values",
@@ -76,4 +83,6 @@ __all__ = [
     "sanitize_command_name",
     "templates_from",
     "text_problem",
+    "vary_mode",
+    "vary_values",
 ]

@@ -8,19 +8,6 @@ from typing import Any
 
 from bot.templates.model import Graph, Target
 
-#: Classes that produce results people want to see (used when no ``[outputs]`` are declared).
-OUTPUT_CLASSES = frozenset(
-    {
-        "SaveImage",
-        "PreviewImage",
-        "SaveImageWebsocket",
-        "SaveAnimatedWEBP",
-        "SaveAnimatedPNG",
-        "SaveWEBM",
-        "SaveVideo",
-    }
-)
-
 
 def link_source(value: object) -> str | None:
     """The source node id if ``value`` is a link ``[node_id, output_index]``, else None."""
@@ -285,7 +272,3 @@ def resolve_target(graph: Graph, spec: str) -> tuple[Target | None, str]:
         return None, split_error
     ref = spec.rsplit(".", 1)[0] if "." in spec else spec
     return None, _unresolved_message(graph, ref, Resolved(()))
-
-
-def infer_outputs(graph: Graph) -> tuple[str, ...]:
-    return tuple(node_id for node_id in graph if class_of(graph, node_id) in OUTPUT_CLASSES)

@@ -76,7 +76,7 @@ def _output_problems(template: Template, problems: Problems) -> None:
 
 def _inferred_template(graph: Mapping[str, Any], stem: str, source: str) -> tuple[Template, Problems]:
     problems = Problems()
-    outputs, _ = parse_outputs(graph, None, problems)
+    outputs = parse_outputs(graph, None, problems).nodes
     params = infer_params(graph)
     for param in params:
         for message in target_problems(graph, param):

@@ -19,7 +19,7 @@ from bot.templates.checks import (
 )
 from bot.templates.coerce import coerce_value
 from bot.templates.discord_rules import sanitize_command_name
-from bot.templates.graph import infer_outputs, resolve_node, resolve_target
+from bot.templates.graph import describe_node, resolve_node, resolve_target
 from bot.templates.model import (
     SWAPPABLE_OUTPUTS,
     Action,
@@ -30,11 +30,13 @@ from bot.templates.model import (
     Target,
     Template,
     Value,
+    VaryMode,
 )
+from bot.templates.outputs import batch_target, infer_outputs, undeliverable
 
 _TOP_KEYS = frozenset({"command", "params", "outputs", "actions"})
 _COMMAND_KEYS = frozenset({"name", "description", "nsfw"})
-_OUTPUT_KEYS = frozenset({"nodes", "websocket"})
+_OUTPUT_KEYS = frozenset({"nodes", "websocket", "vary"})
 _ACTION_KEYS = frozenset({"label", "template", "image_param", "values"})
 _TARGET_KEYS = frozenset({"node", "input"})
 _COMMON_KEYS = frozenset({"type", "description", "required", "default", "target", "targets"})
@@ -266,7 +268,17 @@ def overlap_problems(params: Sequence[Param], problems: Problems) -> None:
                 owner[pair] = param.name
 
 
-def parse_outputs(graph: Graph, raw: object, problems: Problems) -> tuple[tuple[str, ...], bool]:
+@dataclass(frozen=True, slots=True)
+class OutputsSpec:
+    """``[outputs]``: the result nodes, whether they were named, the websocket swap and the Vary mode."""
+
+    nodes: tuple[str, ...]
+    websocket: bool = True
+    declared: bool = False
+    vary: VaryMode | None = None
+
+
+def parse_outputs(graph: Graph, raw: object, problems: Problems) -> OutputsSpec:
     """``[outputs]``: the result nodes and whether they become SaveImageWebsocket."""
     table: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
     if raw is not None and not isinstance(raw, Mapping):
@@ -276,16 +288,24 @@ def parse_outputs(graph: Graph, raw: object, problems: Problems) -> tuple[tuple[
     if not isinstance(websocket, bool):
         problems.add("[outputs]", "websocket must be true or false")
         websocket = True
+    vary: VaryMode | None = None
+    if "vary" in table:
+        try:
+            vary = VaryMode(table["vary"])
+        except ValueError:
+            modes = ", ".join(f'"{m.value}"' for m in VaryMode)
+            problems.add("[outputs]", f"vary must be one of {modes} (got {table['vary']!r})")
     nodes = table.get("nodes")
     if nodes is None:
         outputs = infer_outputs(graph)
         if not outputs:
             problems.add(
                 "[outputs]",
-                "no output node found (SaveImage, PreviewImage, SaveImageWebsocket...); "
+                "no output node found (SaveImage, SaveAnimatedWEBP, SaveVideo, SaveAudio, PreviewAny...); "
                 'declare nodes = ["<id or title>"]',
             )
-        return outputs, websocket
+        _undeliverable_problem(graph, outputs, problems)
+        return OutputsSpec(outputs, websocket, False, vary)
     items = nodes if isinstance(nodes, list) else [nodes]
     found: list[str] = []
     for item in items:
@@ -300,7 +320,21 @@ def parse_outputs(graph: Graph, raw: object, problems: Problems) -> tuple[tuple[
             found.append(resolved.unique)
     if not items:
         problems.add("[outputs]", "nodes is empty")
-    return tuple(dict.fromkeys(found)), websocket
+    outputs = tuple(dict.fromkeys(found))
+    _undeliverable_problem(graph, outputs, problems)
+    return OutputsSpec(outputs, websocket, True, vary)
+
+
+def _undeliverable_problem(graph: Graph, outputs: tuple[str, ...], problems: Problems) -> None:
+    """Refuse a template all of whose outputs write only what a chat cannot show (latents, models)."""
+    useless = undeliverable(graph, outputs)
+    if outputs and len(useless) == len(outputs):
+        named = ", ".join(describe_node(graph, n) for n in useless)
+        problems.add(
+            "[outputs]",
+            f"{named} writes nothing I can post (no image, animation, video, audio or text); "
+            "add an output node that saves or previews one",
+        )
 
 
 def parse_actions(raw: object, problems: Problems) -> tuple[Action, ...]:
@@ -362,7 +396,8 @@ def parse_manifest(
     for key, value, kind in (("name", name, str), ("description", description, str), ("nsfw", nsfw, bool)):
         if not isinstance(value, kind):
             problems.add("[command]", f"{key} must be {'text' if kind is str else 'true or false'}")
-    outputs, websocket = parse_outputs(graph, manifest.get("outputs"), problems)
+    spec = parse_outputs(graph, manifest.get("outputs"), problems)
+    outputs, websocket = spec.nodes, spec.websocket
     swapped = frozenset(
         node_id
         for node_id in outputs
@@ -385,5 +420,12 @@ def parse_manifest(
         nsfw=nsfw if isinstance(nsfw, bool) else False,
         websocket_outputs=websocket,
         actions=parse_actions(manifest.get("actions"), problems),
+        outputs_declared=spec.declared,
+        vary=spec.vary,
     )
+    if spec.vary not in (None, VaryMode.OFF) and batch_target(template) is None:
+        problems.add(
+            "[outputs]",
+            'vary needs a parameter that sets a batch_size (e.g. target = "Empty Latent Image.batch_size")',
+        )
     return template, problems

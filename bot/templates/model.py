@@ -28,6 +28,16 @@ SWAPPABLE_OUTPUTS = frozenset({"SaveImage", "PreviewImage"})
 WEBSOCKET_OUTPUT = "SaveImageWebsocket"
 
 
+class VaryMode(StrEnum):
+    """How Vary re-makes image N of a batch on its own (see ``templates.outputs``)."""
+
+    NOISE_INDEX = "noise_index"
+    """Same seed, batch size 1, the latent taken as entry N of the batch (its own noise)."""
+    SEED_OFFSET = "seed_offset"
+    """Seed + N, batch size 1: for workflows whose batch images each use their own seed."""
+    OFF = "off"
+
+
 class ParamType(StrEnum):
     """What kind of value a parameter takes."""
 
@@ -132,6 +142,10 @@ class Template:
     websocket_outputs: bool = True
     actions: tuple[Action, ...] = ()
     inferred: bool = False
+    outputs_declared: bool = False
+    """The manifest named the output nodes (else they were inferred from the graph)."""
+    vary: VaryMode | None = None
+    """How Vary re-makes one image of a batch; None: decided from the graph (``outputs.vary_mode``)."""
 
     def param(self, name: str) -> Param:
         for param in self.params:

@@ -231,14 +231,22 @@ def _typed_reasons(where: str, node: str, name: str, spec: InputSpec, param: Par
 
 
 def _output_reasons(template: Template, object_info: ObjectInfo) -> list[str]:
-    reasons: list[str] = []
+    """Declared outputs must all be output nodes here; inferred ones (a guess at a custom node that ends
+    the graph) need only one that is, since ComfyUI runs output nodes and ignores the rest."""
+    not_outputs = []
     for node_id in template.outputs:
         info = object_info.get(template.class_type(node_id))
         if isinstance(info, Mapping) and info.get("output_node") is False:
-            reasons.append(
-                f"{describe_node(template.graph, node_id)} is declared an output but is not an output node"
-            )
-    return reasons
+            not_outputs.append(node_id)
+    if template.outputs_declared:
+        return [
+            f"{describe_node(template.graph, node_id)} is declared an output but is not an output node"
+            for node_id in not_outputs
+        ]
+    if template.outputs and len(not_outputs) == len(template.outputs):
+        named = ", ".join(describe_node(template.graph, n) for n in not_outputs)
+        return [f"no output node: {named} is not an output node here; declare [outputs] nodes in a manifest"]
+    return []
 
 
 def preflight(

@@ -25,6 +25,7 @@ from bot.templates.model import (
     Template,
     Value,
 )
+from bot.templates.vary import apply_pick, split_pick
 
 _NO_UPLOADS: Mapping[str, str] = MappingProxyType({})
 
@@ -109,13 +110,17 @@ def render(
 ) -> RenderedPrompt:
     """The graph to queue for ``values`` (raw or coerced), with the values and output nodes used.
 
-    Raises ``InvalidParameter`` for unknown parameters, missing required ones and bad values.
+    Raises ``InvalidParameter`` for unknown parameters, missing required ones and bad values. A Vary
+    job's pick (``vary.PICK_KEY``) makes the batch yield only that image.
     """
+    values, pick = split_pick(values)
     resolved = resolve_values(template, values, rng=rng, uploaded=uploaded)
     graph: dict[str, Any] = copy.deepcopy(dict(template.graph))
     for param in template.params:
         if param.name in resolved:
             write_value(graph, param, resolved[param.name])
+    if pick is not None:
+        apply_pick(graph, template, pick)
     websocket: frozenset[str] = frozenset()
     if template.websocket_outputs:
         websocket = swap_outputs(graph, template.outputs)

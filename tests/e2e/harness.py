@@ -121,9 +121,43 @@ async def status_of(fake: FakeDiscord, record: Any, timeout: float = 10.0) -> An
 
 
 def job_id_of(message: Any) -> str:
-    """The job id from a status message's embed footer ("job ABCD1234 · /imagine")."""
-    footer = message.embeds[0]["footer"]["text"]
-    return footer.split()[1]
+    """The job id from a status message's embed footer ("job ABCD1234 · /imagine"), or from the last
+    line of a result gallery's text (components v2 have no embeds)."""
+    if message.embeds:
+        return str(message.embeds[0]["footer"]["text"].split()[1])
+    for line in reversed(component_texts(message).splitlines()):
+        if line.startswith("-# job "):
+            return line.split()[2]
+    raise AssertionError(f"no job id in message {message.id}")
+
+
+def component_texts(snapshot: Any) -> str:
+    """The text displays of a components-v2 message (or history snapshot), depth first, as one string."""
+    components = snapshot["components"] if isinstance(snapshot, dict) else snapshot.components
+    found: list[str] = []
+
+    def walk(items: list[Any]) -> None:
+        for item in items:
+            if item.get("type") == 10:
+                found.append(item.get("content", ""))
+            walk(item.get("components") or [])
+
+    walk(components)
+    return "\n".join(found)
+
+
+def gallery_of(message: Any) -> list[dict[str, Any]]:
+    """The media gallery items of a components-v2 message (empty for a classic one)."""
+    items: list[dict[str, Any]] = []
+
+    def walk(components: list[Any]) -> None:
+        for component in components:
+            if component.get("type") == 12:
+                items.extend(component["items"])
+            walk(component.get("components") or [])
+
+    walk(message.components)
+    return items
 
 
 def png(size: tuple[int, int] = (64, 48), colour: tuple[int, int, int] = (10, 200, 30)) -> bytes:
@@ -178,13 +212,17 @@ def message_edits(fake: FakeDiscord, message_id: str, tokens: Iterable[str] = ()
 
 
 def embed_text(snapshot: Any) -> str:
-    """Everything an embed of a message (or a history snapshot) says, as one string."""
+    """Everything an embed of a message (or a history snapshot) says, as one string; for a
+    components-v2 message (a result gallery), what its text displays say."""
     embeds = snapshot["embeds"] if isinstance(snapshot, dict) else snapshot.embeds
     parts: list[str] = []
     for embed in embeds:
         parts += [embed.get("title", ""), embed.get("description", "")]
         parts += [f"{f['name']}: {f['value']}" for f in embed.get("fields", [])]
         parts.append(embed.get("footer", {}).get("text", ""))
+    texts = component_texts(snapshot)
+    if texts:
+        parts.append(texts)
     return "\n".join(parts)
 
 

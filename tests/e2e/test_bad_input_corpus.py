@@ -419,7 +419,7 @@ async def test_flaky_backend_answers_are_retried(bot: BotUnderTest, fake_comfy) 
 # COMFYCORD_CORPUS_STATS=<file> to collect the figures of every case.
 
 BUNDLED = Path(__file__).resolve().parents[2] / "workflows"
-BUNDLED_COUNT = "5 template(s) in"
+BUNDLED_COUNT = "6 template(s) in"
 INVERT_JSON = (BUNDLED / "invert.json").read_text()
 GIB_1_5 = 1_610_612_736
 
@@ -597,7 +597,7 @@ async def test_doctor_names_every_bad_file_and_checks_the_rest(tmp_path: Path, f
         cwd=tmp_path,
     )
     assert result.code == 1
-    assert "ok       5 template(s) in" in result.out
+    assert "ok       6 template(s) in" in result.out
     for case in FOLDER_CASES:
         if "cycle in 4 MiB" not in case.name:
             assert f"PROBLEM  {case.line}" in result.out, case.name

@@ -7,7 +7,7 @@ import io
 from PIL import Image
 
 from bot.jobmodel.states import JobState
-from tests.e2e.harness import embed_text, job_id_of, status_of, workflows_copy
+from tests.e2e.harness import embed_text, gallery_of, job_id_of, status_of, workflows_copy
 
 
 async def _deliver(bot, options):
@@ -77,4 +77,5 @@ async def test_more_than_ten_images_are_split_over_follow_up_messages(make_bot, 
     assert job.id in rest[0].content
     names = final.attachment_names + rest[0].attachment_names
     assert len(set(names)) == 12
-    assert "Images: 12" in embed_text(final)
+    assert "**Images** 12" in embed_text(final)  # the batch came as a gallery (components v2)
+    assert len(gallery_of(final)) == 10

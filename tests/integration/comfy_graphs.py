@@ -28,10 +28,10 @@ from bot.comfy.events import (
     Finished,
     NodeExecuting,
     NodeText,
-    OutputImage,
     PreviewImage,
     Queued,
     RunEvent,
+    RunOutput,
     Started,
     StepProgress,
 )
@@ -163,7 +163,7 @@ class Recording:
                     if owner != prompt_id:
                         continue
                     if classes.get(node) == WEBSOCKET_OUTPUT:
-                        out.append(("OutputImage", node, frames[node], mime))
+                        out.append(("RunOutput", node, frames[node], mime))
                         frames[node] += 1
                     else:
                         out.append(("PreviewImage", node, mime))
@@ -187,8 +187,8 @@ def event_key(event: RunEvent) -> EventKey | None:
             return ("StepProgress", node, value, total)
         case PreviewImage(node_id=node, mime=mime):
             return ("PreviewImage", node, mime)
-        case OutputImage(node_id=node, index=index, mime=mime):
-            return ("OutputImage", node, index, mime)
+        case RunOutput(node_id=node, index=index, mime=mime):
+            return ("RunOutput", node, index, mime)
         case NodeText(node_id=node, text=text):
             return ("NodeText", node, text)
         case Finished():

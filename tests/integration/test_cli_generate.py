@@ -189,3 +189,60 @@ async def test_check_lists_templates_and_backend_capabilities(fake_comfy, tmp_pa
     )
     assert code == 1
     assert "/imagine: cannot run" in out
+
+
+async def test_check_says_what_each_template_delivers(fake_comfy, tmp_path) -> None:
+    code, out, err = await _cli(
+        "check", "--backend", fake_comfy.base_url, backend=fake_comfy.base_url, cwd=tmp_path
+    )
+    assert code == 0, out + err
+    assert "/pulse: animation (node 10 ('Save Animation', SaveAnimatedWEBP))" in out
+    assert "/imagine: image (node 9 ('Save Image', SaveImage), websocket); batches vary by noise index" in out
+    assert "/pulse: ok, delivers animation" in out
+
+
+async def test_check_refuses_a_workflow_that_posts_nothing(fake_comfy, tmp_path) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    graph = {
+        "1": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
+        "2": {"class_type": "SaveLatent", "inputs": {"samples": ["1", 0], "filename_prefix": "latents/x"}},
+    }
+    (folder / "latent_only.json").write_text(json.dumps(graph))
+    env_dir = tmp_path / "run"
+    env_dir.mkdir()
+    code, out, _ = await _cli_in(folder, "check", backend=fake_comfy.base_url, cwd=env_dir)
+    assert code == 1
+    assert "latent_only.json: [outputs]: node 2 (SaveLatent) writes nothing I can post" in out
+
+
+async def test_generate_saves_an_animation(fake_comfy, tmp_path) -> None:
+    code, out, err = await _cli(
+        "generate",
+        "pulse",
+        "--image",
+        f"image={_png(tmp_path / 'in.png')}",
+        "--out",
+        str(tmp_path / "out"),
+        "--json",
+        backend=fake_comfy.base_url,
+        cwd=tmp_path,
+    )
+    assert code == 0, out + err
+    [saved] = json.loads(out)["outputs"]
+    assert saved.endswith(".webp")
+    with Image.open(saved) as animation:
+        assert animation.n_frames == 6
+
+
+async def _cli_in(workflows: Path, *args: str, backend: str, cwd: Path) -> tuple[int, str, str]:
+    """``_cli`` with another workflows folder."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMFYUI_", "DISCORD_", "LOG_"))}
+    env.update({"COMFYUI_URLS": backend, "PYTHONPATH": str(ROOT), "WORKFLOWS_DIR": str(workflows)})
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args, cwd=cwd, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from bot.comfy import Backoff, ComfyClient, Endpoint, RetryPolicy
 from bot.comfy.endpoint import BackendAuth
-from bot.comfy.events import Finished, OutputImage
+from bot.comfy.events import Finished, RunOutput
 from bot.comfy.http import MAX_RESPONSE_BYTES, ComfyHttp, OutputFile
 from bot.comfy.protocol import MAX_FRAME_BYTES
 from bot.errors import (
@@ -28,6 +28,7 @@ from bot.errors import (
     ExecutionFailed,
     OriginForbidden,
     OutputsLost,
+    OutputTooLarge,
     PromptLost,
     PromptRejected,
     UnexpectedResponse,
@@ -304,10 +305,10 @@ async def test_reader_survives_garbage_and_run_completes(
     server.ws_script = script
     async with _client(session, server.base_url) as client:
         events = [e async for e in client.run(GRAPH)]
-    outputs = [e for e in events if isinstance(e, OutputImage)]
+    outputs = [e for e in events if isinstance(e, RunOutput)]
     assert [o.data for o in outputs] == [PNG]
     assert isinstance(events[-1], Finished)
-    assert events[-1].images == tuple(outputs)
+    assert events[-1].outputs == tuple(outputs)
 
 
 async def test_execution_error_is_raised_with_node(server: Scripted, session: aiohttp.ClientSession) -> None:
@@ -471,7 +472,7 @@ async def test_non_finite_and_deep_messages_are_dropped_and_the_run_completes(
         events = [e async for e in client.run(GRAPH)]
         assert client.connection.connects == 1, "the reader never died"
     assert isinstance(events[-1], Finished)
-    assert [o.data for o in events if isinstance(o, OutputImage)] == [PNG]
+    assert [o.data for o in events if isinstance(o, RunOutput)] == [PNG]
 
 
 @pytest.mark.parametrize(
@@ -532,9 +533,10 @@ async def test_endless_view_body_is_cut_at_the_limit(
 
     server.routes["GET /view"] = endless
     http = _capped(session, server.base_url, 1 << 20)
-    with pytest.raises(UnexpectedResponse) as info:
+    with pytest.raises(OutputTooLarge) as info:
         await http.view(OutputFile("9", "big.png", "", "output"))
-    assert "over the 1048576-byte limit" in str(info.value)
+    assert "over 1048576 bytes" in str(info.value)
+    assert info.value.filename == "big.png"
     await asyncio.wait_for(stopped.wait(), 10)  # the client hung up: the server could not keep sending
     assert sent < 64 * (1 << 20)
 
@@ -587,7 +589,7 @@ async def test_default_limit_is_the_documented_64_mib(
 
     server.routes["GET /view"] = just_over
     http = _client(session, server.base_url).http
-    with pytest.raises(UnexpectedResponse):
+    with pytest.raises(OutputTooLarge):
         await http.view(OutputFile("9", "big.png", "", "output"))
     server.routes["GET /view"] = at_limit
     assert len(await http.view(OutputFile("9", "big.png", "", "output"))) == MAX_RESPONSE_BYTES

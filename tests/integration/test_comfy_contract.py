@@ -12,6 +12,7 @@ forget that negotiation to send event-1 frames like the recorded legacy client g
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 import uuid
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import av
 import pytest
 
 from bot.comfy import (
@@ -33,13 +35,13 @@ from bot.comfy import (
     NodeExecuting,
     NodeText,
     OutputFile,
-    OutputImage,
     OverallProgress,
     PreviewImage,
     PromptRun,
     Queued,
     RetryPolicy,
     RunEvent,
+    RunOutput,
     Started,
     StepProgress,
 )
@@ -47,12 +49,15 @@ from bot.errors import (
     ComfyError,
     ExecutionFailed,
     ExecutionInterrupted,
+    NothingToDeliver,
     OriginForbidden,
     OutputsLost,
     PromptRejected,
     UnexpectedResponse,
     UploadTooLarge,
 )
+from bot.jobs.runner import RETRYABLE
+from bot.media import OutputKind
 from tests.fakes.comfyui import FakeComfyUI
 from tests.integration.comfy_graphs import (
     Recording,
@@ -242,14 +247,14 @@ async def test_01_saveimagewebsocket_yields_the_inverted_upload(
     assert events[0].prompt_id == run.prompt_id
     assert isinstance(events[1], Started)
     assert events[1].prompt_id == run.prompt_id
-    [output] = of_type(events, OutputImage)
+    [output] = of_type(events, RunOutput)
     assert (output.node_id, output.index, output.mime) == ("3", 0, "image/png")
     assert open_image(output.data).format == "PNG"
     assert_inverted(output.data, source)
     finished = events[-1]
     assert isinstance(finished, Finished)
     assert finished.prompt_id == run.prompt_id
-    assert finished.images == (output,) == run.images
+    assert finished.outputs == (output,) == run.outputs
     assert fake.hub.supports_metadata(client.client_id) is not legacy
 
 
@@ -270,9 +275,9 @@ async def test_02_file_outputs_come_back_through_history_and_view(
     assert error is None
     # Execution order is not id order: PreviewImage "4" runs before ImageInvert "2".
     assert event_keys(events) == rec.expected_events("submit")
-    assert of_type(events, OutputImage) == []  # file outputs are not on the wire
+    assert of_type(events, RunOutput) == []  # file outputs are not on the wire
     recorded_history = rec.response_json("history_by_id")[rec.prompt_id("submit")]
-    images = run.images
+    images = run.outputs
     assert [(i.node_id, i.index, i.mime) for i in images] == [
         (node, 0, "image/png") for node in recorded_history["outputs"]
     ]
@@ -313,9 +318,9 @@ async def test_03_resubmission_is_cached_but_outputs_still_return(
 
     # Second SaveImage run: every node cached, no NodeExecuting, the cached file is still returned.
     first, second = results["submit_1"][0], results["submit_2"][0]
-    assert [(i.node_id, i.index) for i in second.images] == [("3", 0)]
-    assert second.images[0].data == first.images[0].data
-    assert_inverted(second.images[0].data, source)
+    assert [(i.node_id, i.index) for i in second.outputs] == [("3", 0)]
+    assert second.outputs[0].data == first.outputs[0].data
+    assert_inverted(second.outputs[0].data, source)
     recorded = rec.response_json("history_2")[rec.prompt_id("submit_2")]["outputs"]
     history = await client.http.get_history(second.prompt_id)
     assert history is not None
@@ -326,7 +331,7 @@ async def test_03_resubmission_is_cached_but_outputs_still_return(
     for label in ("submit_ws_1", "submit_ws_2"):
         run, events = results[label]
         assert of_type(events, NodeExecuting) == [NodeExecuting("3", "SaveImageWebsocket")]
-        [image] = run.images
+        [image] = run.outputs
         assert_inverted(image.data, source)
 
 
@@ -636,10 +641,10 @@ async def test_07_progress_previews_text_and_final_image(
             (512, 512),
         )
     assert of_type(events, NodeText) == [NodeText("12", "width: 32, height: 32\n batch size: 1")]
-    [output] = of_type(events, OutputImage)
+    [output] = of_type(events, RunOutput)
     image = open_image(output.data)
     assert (output.node_id, output.index, image.format, image.size) == ("14", 0, "PNG", (32, 32))
-    assert run.images == (output,)
+    assert run.outputs == (output,)
 
 
 async def test_07c_batch_of_three_yields_three_indexed_outputs(
@@ -654,11 +659,11 @@ async def test_07c_batch_of_three_yields_three_indexed_outputs(
 
     assert error is None
     assert event_keys(events) == rec.expected_events("submit")
-    outputs = of_type(events, OutputImage)
+    outputs = of_type(events, RunOutput)
     assert [(o.node_id, o.index, o.mime) for o in outputs] == [("14", i, "image/png") for i in range(3)]
     assert all(open_image(o.data).size == (8, 8) for o in outputs)  # recorded: 64x64 latent -> 8x8
     assert not same_pixels(outputs[0].data, outputs[1].data)  # three batch entries, not one image thrice
-    assert run.images == tuple(outputs)
+    assert run.outputs == tuple(outputs)
 
 
 # --- 08: two clients -----------------------------------------------------------------------------------
@@ -701,7 +706,7 @@ async def test_08_two_clients_each_get_only_their_own_run(
     for run, events in ((run_a, events_a), (run_b, events_b)):
         assert {e.prompt_id for e in events if isinstance(e, Queued | Started | Finished)} == {run.prompt_id}
         assert len(of_type(events, NodeText)) == 1
-    [image_a], [image_b] = run_a.images, run_b.images
+    [image_a], [image_b] = run_a.outputs, run_b.outputs
     assert not same_pixels(image_a.data, image_b.data)  # seeds 81 and 82
     assert [e.prompt_id for e in fake.executions] == [run_a.prompt_id, run_b.prompt_id]
 
@@ -818,7 +823,7 @@ async def test_10_content_hash_uploads_feed_load_image(fake: FakeComfyUI, connec
     run = client.run(with_image(rec.prompt("submit_loadimage_subfolder_path"), b.ref))
     events, error = await drive(run)
     assert error is None
-    [output] = of_type(events, OutputImage)
+    [output] = of_type(events, RunOutput)
     assert_inverted(output.data, second)
 
 
@@ -917,11 +922,11 @@ async def test_11_foreign_observer_and_prompt_do_not_disturb_our_run(
         ("NodeText", "12", "width: 32, height: 32\n batch size: 1"),
         ("NodeExecuting", "13"),
         ("NodeExecuting", "14"),
-        ("OutputImage", "14", 0, "image/png"),
+        ("RunOutput", "14", 0, "image/png"),
         ("Finished",),
     ]
     foreign_image = next(m[8:] for m in seen if isinstance(m, bytes) and m[:8] == foreign_png)
-    [output] = run.images
+    [output] = run.outputs
     assert not same_pixels(output.data, foreign_image)  # seed 112, not the foreign seed 111
 
 
@@ -957,7 +962,7 @@ async def test_12_drop_mid_run_reconnects_with_the_same_id_and_finishes(
         ("NodeText", "12", "width: 32, height: 32\n batch size: 1"),
         ("NodeExecuting", "13"),
         ("NodeExecuting", "14"),
-        ("OutputImage", "14", 0, "image/png"),
+        ("RunOutput", "14", 0, "image/png"),
         ("Finished",),
     ]
     values = [e.value for e in of_type(events, StepProgress)]
@@ -1007,13 +1012,13 @@ async def test_12_run_that_ends_during_the_gap_is_reconciled_from_history(
     assert len(fake.prompt_requests) == 1
     if expected is None:
         assert error is None
-        [image] = run.images
+        [image] = run.outputs
         assert (image.node_id, image.mime, open_image(image.data).size) == ("14", "image/png", (32, 32))
     else:
         assert isinstance(error, expected)
     if isinstance(error, ExecutionFailed):
         assert (error.node_id, error.node_type, error.exception_type) == ("13", "ImageScale", "RuntimeError")
-    assert not of_type(events, OutputImage)  # the frame, if any, was sent into the gap
+    assert not of_type(events, RunOutput)  # the frame, if any, was sent into the gap
 
 
 async def test_12_drop_while_the_submit_answer_is_in_flight_is_reconciled(
@@ -1047,7 +1052,7 @@ async def test_12_drop_while_the_submit_answer_is_in_flight_is_reconciled(
         pytest.fail("the run never ended although its prompt finished during the gap")
     assert error is None
     assert of_type(events, ConnectionLost)
-    [image] = run.images
+    [image] = run.outputs
     assert image.node_id == "14"
 
 
@@ -1070,7 +1075,7 @@ async def test_13_client_sends_no_origin_so_the_origin_check_passes(
         run = client.run(with_image(Recording("02_saveimage_history_view").prompt("submit"), upload.ref))
         _, error = await drive(run)
         assert error is None
-        assert len(run.images) == 2
+        assert len(run.outputs) == 2
         await client.http.get_queue()
         await client.http.interrupt(run.prompt_id)
         await client.http.features()
@@ -1178,8 +1183,8 @@ async def test_15_client_chosen_prompt_id_and_extra_data_pass_through(
     entry = fake.history[prompt_id]
     assert entry["prompt"][3] == {**recorded_entry["prompt"][3], "client_id": client.client_id}
     # Without partial_execution_targets both outputs run: the streamed "4" and the saved "3".
-    assert sorted((i.node_id, i.index) for i in run.images) == [("3", 0), ("4", 0)]
-    saved = next(i for i in run.images if i.node_id == "3")
+    assert sorted((i.node_id, i.index) for i in run.outputs) == [("3", 0), ("4", 0)]
+    saved = next(i for i in run.outputs if i.node_id == "3")
     # SaveImage embeds extra_pnginfo into the PNG (tEXt chunks show up in Image.info).
     assert open_image(saved.data).info["workflow"] == json.dumps(extra_data["extra_pnginfo"]["workflow"])
 
@@ -1254,7 +1259,7 @@ async def test_16_reconnects_never_overlap_sockets_of_our_client_id(
             keys = [k for k in event_keys(events) if k[0] != "CachedNodes" and k != ("NodeExecuting", "10")]
             expected = rec.expected_events("submit_P1")
             assert keys == [k for k in expected if k[0] != "CachedNodes" and k != ("NodeExecuting", "10")]
-            assert len(run.images) == 1
+            assert len(run.outputs) == 1
     finally:
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
@@ -1265,6 +1270,201 @@ async def test_16_reconnects_never_overlap_sockets_of_our_client_id(
     await client.close()
 
 
+# --- 17-19: animated, video and text outputs ------------------------------------------------------------
+
+
+async def test_17_animated_webp_and_png_come_back_as_animations(
+    fake: FakeComfyUI, connect: MakeClient
+) -> None:
+    rec = Recording("17_animated_outputs")
+    client = await connect(fake)
+    run = client.run(rec.prompt("animated"))
+
+    events, error = await drive(run)
+
+    assert error is None
+    assert event_keys(events) == rec.expected_events("animated")
+    assert of_type(events, RunOutput) == []  # files, not frames: they come through /history and /view
+    by_node = {o.node_id: o for o in run.outputs}
+    assert sorted(by_node) == sorted(
+        rec.response_json("history_animated")[rec.prompt_id("animated")]["outputs"]
+    )
+    assert (by_node["20"].kind, by_node["20"].mime) == (OutputKind.ANIMATION, "image/webp")
+    assert (by_node["21"].kind, by_node["21"].mime) == (OutputKind.ANIMATION, "image/png")
+    for output in run.outputs:
+        image = open_image(output.data)
+        assert (image.size, image.n_frames) == ((8, 8), 4)  # recorded: 64x64 latent, batch 4
+    history = await client.http.get_history(run.prompt_id)
+    assert history is not None
+    assert {(o.node_id, o.key, o.animated) for o in history.outputs} == {
+        ("20", "images", True),
+        ("21", "images", True),
+    }
+
+
+def _video(data: bytes) -> tuple[str, int]:
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        return stream.codec_context.name, sum(1 for _ in container.decode(stream))
+
+
+async def test_18_mp4_and_webm_come_back_as_videos(fake: FakeComfyUI, connect: MakeClient) -> None:
+    rec = Recording("18_video_outputs")
+    client = await connect(fake)
+    run = client.run(rec.prompt("video"))
+
+    events, error = await drive(run)
+
+    assert error is None
+    assert event_keys(events) == rec.expected_events("video")
+    by_node = {o.node_id: o for o in run.outputs}
+    assert sorted(by_node) == ["31", "32"]  # CreateVideo "30" makes no file
+    assert (by_node["31"].kind, by_node["31"].mime, _video(by_node["31"].data)) == (
+        OutputKind.VIDEO,
+        "video/mp4",
+        ("h264", 8),
+    )
+    assert (by_node["32"].kind, by_node["32"].mime, _video(by_node["32"].data)) == (
+        OutputKind.VIDEO,
+        "video/webm",
+        ("vp9", 8),
+    )
+    assert by_node["31"].filename.endswith(".mp4")
+
+
+async def test_19_preview_any_text_beside_a_websocket_image(fake: FakeComfyUI, connect: MakeClient) -> None:
+    rec = Recording("19_text_output")
+    client = await connect(fake)
+    run = client.run(rec.prompt("text"))
+
+    events, error = await drive(run)
+
+    assert error is None
+    assert event_keys(events) == rec.expected_events("text")
+    assert of_type(events, NodeText) == [NodeText("40", "width: 8, height: 8\n batch size: 1")]
+    image, text = run.outputs  # the frame on the wire first, then what /history adds
+    assert (image.node_id, image.kind, image.mime, open_image(image.data).size) == (
+        "42",
+        OutputKind.IMAGE,
+        "image/png",
+        (8, 8),
+    )
+    recorded = rec.response_json("history_text")[rec.prompt_id("text")]["outputs"]["41"]["text"]
+    assert (text.node_id, text.kind, text.mime, [text.text]) == (
+        "41",
+        OutputKind.TEXT,
+        "text/plain",
+        recorded,
+    )
+
+
+def _latent_graph(batch: int = 3) -> dict[str, Any]:
+    return {
+        "10": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": batch}},
+        "11": {
+            "class_type": "SlowSteps",
+            "inputs": {"samples": ["10", 0], "steps": 1, "delay": 0.0, "seed": 7, "send_previews": False},
+        },
+    }
+
+
+async def test_files_under_any_key_are_fetched_by_what_they_are(
+    fake: FakeComfyUI, connect: MakeClient
+) -> None:
+    """VideoHelperSuite lists its files under `gifs`, audio nodes under `audio`: the key does not matter,
+    the bytes say what each file is."""
+    client = await connect(fake)
+    graph = {
+        **_latent_graph(),
+        "20": {
+            "class_type": "VHS_VideoCombine",
+            "inputs": {
+                "images": ["11", 1],
+                "frame_rate": 8,
+                "loop_count": 0,
+                "filename_prefix": "vhs/clip",
+                "format": "video/h264-mp4",
+                "pingpong": False,
+                "save_output": True,
+            },
+        },
+        "21": {
+            "class_type": "VHS_VideoCombine",
+            "inputs": {
+                "images": ["11", 1],
+                "frame_rate": 8,
+                "loop_count": 0,
+                "filename_prefix": "vhs/loop",
+                "format": "image/gif",
+                "pingpong": True,
+                "save_output": True,
+            },
+        },
+        "30": {"class_type": "TestTone", "inputs": {"seconds": 0.25, "frequency": 440.0}},
+        "31": {"class_type": "SaveAudio", "inputs": {"audio": ["30", 0], "filename_prefix": "audio/tone"}},
+    }
+    run = client.run(graph, output_nodes=frozenset({"20", "21", "31"}))
+
+    _, error = await drive(run)
+
+    assert error is None
+    kinds = {o.node_id: (o.kind, o.mime) for o in run.outputs}
+    assert kinds == {
+        "20": (OutputKind.VIDEO, "video/mp4"),
+        "21": (OutputKind.ANIMATION, "image/gif"),
+        "31": (OutputKind.AUDIO, "audio/flac"),
+    }
+    history = await client.http.get_history(run.prompt_id)
+    assert history is not None
+    assert {o.key for o in history.outputs} == {"gifs", "audio"}
+
+
+async def test_only_the_wanted_output_nodes_are_fetched(fake: FakeComfyUI, connect: MakeClient) -> None:
+    rec = Recording("17_animated_outputs")
+    client = await connect(fake)
+    run = client.run(rec.prompt("animated"), output_nodes=frozenset({"20"}))
+
+    _, error = await drive(run)
+
+    assert error is None
+    assert [(o.node_id, o.mime) for o in run.outputs] == [("20", "image/webp")]
+    assert fake.views == ["webp_00001_.webp"]  # the animated PNG of node 21 stayed on the server
+
+
+async def test_a_run_that_leaves_nothing_postable_says_so_and_is_not_retryable(
+    fake: FakeComfyUI, connect: MakeClient
+) -> None:
+    client = await connect(fake)
+    graph = {
+        **_latent_graph(1),
+        "20": {"class_type": "SaveLatent", "inputs": {"samples": ["11", 0], "filename_prefix": "latents/x"}},
+    }
+    run = client.run(graph)
+
+    _, error = await drive(run)
+
+    assert isinstance(error, NothingToDeliver)
+    assert "produced nothing I can post" in error.user_message
+    assert "x_00001_.latent" in error.user_message  # what it did write, so the admin sees why
+    assert not isinstance(error, RETRYABLE)
+
+
+async def test_an_output_over_the_fetch_cap_becomes_a_note_not_a_failure(
+    fake: FakeComfyUI, session: aiohttp.ClientSession
+) -> None:
+    rec = Recording("18_video_outputs")
+    async with ComfyClient(session, Endpoint(fake.base_url), timeout=5.0, max_output_bytes=1200) as client:
+        await client.connection.wait_connected(5)
+        run = client.run(rec.prompt("video"))
+        _, error = await drive(run)
+    assert error is None
+    by_node = {o.node_id: o for o in run.outputs}
+    assert by_node["32"].kind is OutputKind.VIDEO  # the WebM is small enough
+    assert by_node["31"].kind is OutputKind.TEXT  # the MP4 is not: the member reads why
+    assert "clip_00001_.mp4" in by_node["31"].text
+    assert "larger than" in by_node["31"].text
+
+
 def test_recordings_cover_every_case() -> None:
     """Every recorded case has a contract test above (keep this list in step with tests/data/comfyui)."""
     covered = {
@@ -1273,6 +1473,7 @@ def test_recordings_cover_every_case() -> None:
         "07_progress_previews", "07b_progress_previews_metadata", "07c_batch_saveimagewebsocket",
         "08_two_clients", "09_info_queue", "10_upload_semantics", "11_no_client_id", "12_reconnect",
         "13_origin_check", "14_upload_too_large", "15_prompt_request_fields", "16_duplicate_client_id",
+        "17_animated_outputs", "18_video_outputs", "19_text_output",
     }  # fmt: skip
     recorded = {
         p.stem for p in Path(__file__).resolve().parents[1].joinpath("data", "comfyui").glob("*.jsonl")

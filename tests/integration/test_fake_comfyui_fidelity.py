@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import av
 import pytest
 from PIL import Image, ImageDraw
 
@@ -234,6 +235,54 @@ async def test_08_two_clients(tmp_path: Path, session: aiohttp.ClientSession) ->
         # Where the other client's queueing `status` lands in a stream depends on timing: compare apart.
         replayer.compare_ws("A", split_status=True)
         replayer.compare_ws("B", split_status=True)
+    finally:
+        await fake.stop()
+
+
+async def test_17_animated_outputs(tmp_path: Path, session: aiohttp.ClientSession) -> None:
+    fake = await start_fake(tmp_path, time_scale=0.2)
+    try:
+        replayer = await replay(fake, session, "17_animated_outputs")
+        replayer.compare_ws("A")
+        for label in ("view_images",):
+            _, headers, body = replayer.live_responses[label]
+            assert headers["Content-Type"] == "image/webp"  # the last /view of the recording
+            with Image.open(io.BytesIO(body)) as animation:
+                assert (animation.format, animation.n_frames) == ("WEBP", 4)
+        [apng] = list((fake.output_dir / "anim").glob("apng_*.png"))
+        with Image.open(apng) as animation:
+            assert animation.n_frames == 4  # an animated PNG, as the recording's `animated` says
+    finally:
+        await fake.stop()
+
+
+def _video_info(body: bytes) -> tuple[str, int, tuple[int, int]]:
+    with av.open(io.BytesIO(body)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        return stream.codec_context.name, frames, (stream.width, stream.height)
+
+
+async def test_18_video_outputs(tmp_path: Path, session: aiohttp.ClientSession) -> None:
+    fake = await start_fake(tmp_path, time_scale=0.2)
+    try:
+        replayer = await replay(fake, session, "18_video_outputs")
+        replayer.compare_ws("A")
+        [mp4] = list((fake.output_dir / "video").glob("clip_*.mp4"))
+        [webm] = list((fake.output_dir / "video").glob("webm_*.webm"))
+        assert _video_info(mp4.read_bytes()) == ("h264", 8, (8, 8))
+        assert _video_info(webm.read_bytes()) == ("vp9", 8, (8, 8))
+        _, headers, _ = replayer.live_responses["view_images"]
+        assert headers["Content-Type"] == "video/webm"
+    finally:
+        await fake.stop()
+
+
+async def test_19_text_output(tmp_path: Path, session: aiohttp.ClientSession) -> None:
+    fake = await start_fake(tmp_path, time_scale=0.2)
+    try:
+        replayer = await replay(fake, session, "19_text_output")
+        replayer.compare_ws("A")
     finally:
         await fake.stop()
 

@@ -24,6 +24,7 @@ import discord
 
 from bot.discord_ui.forms import FormRouter
 from bot.discord_ui.moderation import ModLog
+from bot.discord_ui.results import ResultFile
 from bot.discord_ui.review.buttons import DECISION_FORM, REVIEW_ITEMS, decision_submitted
 from bot.discord_ui.review.decisions import ReviewDecisions
 from bot.discord_ui.review.holds import OutputHolds, Screened
@@ -33,6 +34,7 @@ from bot.jobmodel.model import Job
 from bot.jobmodel.states import JobState
 from bot.jobs.engine import JobEngine
 from bot.jobs.updates import JobUpdate, Mailbox
+from bot.media.fitter import MediaFitter
 from bot.moderation import Decision, ModerationService, RequestContext, Screener
 from bot.supervisor import Supervisor
 
@@ -58,6 +60,7 @@ class ReviewDesk:
         moderation: ModerationService,
         *,
         screener: Screener | None = None,
+        fitter: MediaFitter,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
@@ -65,7 +68,7 @@ class ReviewDesk:
         self.mod_log = ModLog(client, moderation)
         self.lane = ReviewLane(client, engine, moderation)
         self.decisions = ReviewDecisions(engine, moderation, self.lane, self.mod_log, clock=clock)
-        self.holds = OutputHolds(client, engine, moderation, self.mod_log, screener)
+        self.holds = OutputHolds(client, engine, moderation, self.mod_log, screener, fitter=fitter)
         self._box: Mailbox | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------------
@@ -117,7 +120,7 @@ class ReviewDesk:
         """A job was created waiting for review: record why and post it for the moderators."""
         await self.lane.hold(job, ctx, decision)
 
-    async def screen(self, job: Job, files: list[tuple[str, bytes]]) -> Screened:
+    async def screen(self, job: Job, files: list[ResultFile]) -> Screened:
         """Output screening: the publisher's hook (see holds.py)."""
         return await self.holds.screen(job, files)
 

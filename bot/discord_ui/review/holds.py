@@ -17,18 +17,20 @@ Two moderators clicking at once: the state move is the claim, so exactly one dec
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import av
 import discord
 
 from bot.discord_ui.access import JobAccess, channel_is_nsfw
 from bot.discord_ui.moderation import NO_PINGS, ModLog
 from bot.discord_ui.presenter import answers_errors
-from bot.discord_ui.publisher import fit_files
+from bot.discord_ui.results import PreparedResult, ResultFile, prepare_results, text_block
 from bot.discord_ui.review.buttons import acknowledge, hold_view
-from bot.discord_ui.review.lane import discord_files, spoiler
+from bot.discord_ui.review.lane import discord_files
 from bot.discord_ui.review.render import (
     DISCARD_REASON,
     blocked_notice,
@@ -41,6 +43,9 @@ from bot.errors import BotError, JobNotFound
 from bot.jobmodel.model import Job, MessageRef
 from bot.jobmodel.states import IllegalTransition, JobState
 from bot.jobs.engine import JobEngine
+from bot.media import OutputKind
+from bot.media.fitter import MediaFitter
+from bot.media.video import sample_frames
 from bot.moderation import (
     AuditAction,
     ModerationService,
@@ -65,12 +70,42 @@ DEFAULT_FILE_LIMIT: Final = 10 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Screened:
-    """What the publisher does with a job's results: post ``files`` (maybe renamed to spoilers), or,
+    """What the publisher does with a job's results: post ``files`` (each flagged one spoilered), or,
     when ``outcome`` is HELD or WITHHELD, show ``notice`` instead of them."""
 
-    files: list[tuple[str, bytes]]
+    files: list[ResultFile]
     outcome: JobState = JobState.DELIVERED
     notice: discord.Embed | None = field(default=None)
+
+
+def screenable(item: ResultFile) -> list[bytes]:
+    """What the image checker looks at for one result: an image itself; a video's or an animation's
+    start, middle and end; nothing for sound and text. Blocking: for a worker thread."""
+    if item.kind is OutputKind.IMAGE:
+        return [item.data]
+    if item.kind in (OutputKind.ANIMATION, OutputKind.VIDEO):
+        try:
+            frames = sample_frames(item.data)
+        except (OSError, ValueError, av.FFmpegError):
+            log.warning("no frames to screen in %s", item.name)
+            return []
+        out = []
+        for frame in frames:
+            buffer = io.BytesIO()
+            frame.save(buffer, format="PNG")
+            out.append(buffer.getvalue())
+        return out
+    return []
+
+
+def _worst(results: list[ScreeningResult]) -> ScreeningResult | None:
+    """One verdict for several frames of one result: flagged if any frame is."""
+    if not results:
+        return None
+    flagged = [r for r in results if r.nsfw]
+    pool = flagged or results
+    labels = tuple(sorted({label for r in pool for label in r.labels}))
+    return ScreeningResult(nsfw=bool(flagged), score=max(r.score for r in pool), labels=labels)
 
 
 class OutputHolds:
@@ -83,8 +118,11 @@ class OutputHolds:
         moderation: ModerationService,
         mod_log: ModLog,
         screener: Screener | None = None,
+        *,
+        fitter: MediaFitter,
     ) -> None:
         self._client = client
+        self._fitter = fitter
         self._engine = engine
         self._moderation = moderation
         self._mod_log = mod_log
@@ -94,18 +132,24 @@ class OutputHolds:
 
     # --- screening (the publisher's hook) -------------------------------------------------------------
 
-    async def screen(self, job: Job, files: list[tuple[str, bytes]]) -> Screened:
-        """Classify results bound for a channel that is not age-restricted; apply the guild's action."""
+    async def screen(self, job: Job, files: list[ResultFile]) -> Screened:
+        """Classify results bound for a channel that is not age-restricted, each one on its own (a
+        video by several frames); apply the guild's action: spoiler the flagged ones, or hold or
+        withhold the whole result."""
         if self._screener is None or not files or job.state is JobState.RELEASED or self._nsfw(job):
             return Screened(files)
         results: list[ScreeningResult | None] = []
-        for _, data in files:
+        for item in files:
+            verdicts: list[ScreeningResult] = []
             try:
-                results.append(await asyncio.to_thread(self._screener.classify, data))
+                for picture in await asyncio.to_thread(screenable, item):
+                    verdict = await asyncio.to_thread(self._screener.classify, picture)
+                    verdicts.append(verdict)
             except Exception:
-                # The core's contract: an image that could not be classified counts as not screened.
+                # The core's contract: a result that could not be classified counts as not screened.
                 log.exception("job=%s output screening failed", job.id)
-                results.append(None)
+                verdicts = []
+            results.append(_worst(verdicts))
         policy = await self._moderation.policy(job.guild_id)
         action = output_action(policy, channel_nsfw=False, results=results)
         if action is OutputAction.DELIVER:
@@ -131,7 +175,12 @@ class OutputHolds:
             f"(score {score:.2f}): {action.value}.",
         )
         if action is OutputAction.SPOILER:
-            return Screened([(spoiler(name), data) for name, data in files])
+            return Screened(
+                [
+                    f.as_spoiler() if r is not None and r.nsfw else f
+                    for f, r in zip(files, results, strict=True)
+                ]
+            )
         if action is OutputAction.REVIEW:
             return Screened([], JobState.HELD, held_notice(job))
         return Screened([], JobState.WITHHELD, blocked_notice(job))
@@ -168,9 +217,14 @@ class OutputHolds:
             if channel_id is None:
                 log.warning("job=%s results held, but guild=%s has no review channel", job.id, job.guild_id)
                 return None
+            held = await self._held(job)
+            embed = hold_embed(job, await self._screened_entry(job.id))
+            shown, _ = text_block(held.texts)
+            if shown:
+                embed.add_field(name="Output", value=_spoilered(shown), inline=False)
             message = await self._client.get_partial_messageable(channel_id).send(
-                embed=hold_embed(job, await self._screened_entry(job.id)),
-                files=discord_files(await self._held_files(job)),
+                embed=embed,
+                files=discord_files([(f.upload_name, f.data) for f in held.files]),
                 view=hold_view(job.id),
                 allowed_mentions=NO_PINGS,
                 # Posting again after a crash returns this message instead of a second one.
@@ -187,22 +241,22 @@ class OutputHolds:
         finally:
             self._posting.discard(job.id)
 
-    async def _held_files(self, job: Job) -> list[tuple[str, bytes]]:
+    async def _held(self, job: Job) -> PreparedResult:
+        """The held results, fitted to the review channel's guild and spoilered, within one message."""
         guild = self._client.get_guild(job.guild_id) if job.guild_id else None
         limit = guild.filesize_limit if guild is not None else DEFAULT_FILE_LIMIT
-        stored = []
-        for output in (await self._engine.outputs.list_for_job(job.id))[:HOLD_FILES]:
-            data = await self._engine.spool.read(output.path)
-            stored.append((f"{job.template}_{job.id}_{output.index + 1}{output.path.suffix}", data))
-        fitted, _ = await fit_files(stored, limit)
-        chosen: list[tuple[str, bytes]] = []
+        outputs = (await self._engine.outputs.list_for_job(job.id))[:HOLD_FILES]
+        prepared = await prepare_results(
+            job, outputs, spool=self._engine.spool, fitter=self._fitter, limit=limit
+        )
+        chosen: list[ResultFile] = []
         size = 0
-        for name, data in fitted:
-            if chosen and size + len(data) > HOLD_BYTES:
+        for item in prepared.files[:HOLD_FILES]:
+            if chosen and size + len(item.data) > HOLD_BYTES:
                 break
-            chosen.append((spoiler(name), data))
-            size += len(data)
-        return chosen
+            chosen.append(item.as_spoiler())
+            size += len(item.data)
+        return prepared.with_files(chosen)
 
     async def _screened_entry(self, job_id: str) -> AuditEntry | None:
         entries = await self._moderation.audit.for_job(job_id)
@@ -274,3 +328,9 @@ class OutputHolds:
             await interaction.edit_original_response(embed=embed, view=None)
         except discord.HTTPException as exc:
             log.info("job=%s held message not edited through the interaction: %s", job.id, exc)
+
+
+def _spoilered(text: str) -> str:
+    """A text output for the moderators, blurred like the held images (Discord's ``||spoiler||``)."""
+    body = text.replace("||", "|\u200b|")[:1000]
+    return f"||{body}||"

@@ -62,6 +62,9 @@ class Latent:
     """Digest of what conditioned the sampling (model, prompt): same seed + other prompt = other image."""
     steps: int = 0
     denoise: float = 1.0
+    first_index: int = 0
+    """Which entry of the batch it was made with comes first (LatentFromBatch): each entry keeps its own
+    noise, like ComfyUI's ``batch_index``."""
     source: tuple[Image.Image, ...] | None = field(default=None, compare=False)
     noise_mask: tuple[Image.Image, ...] | None = field(default=None, compare=False)
 
@@ -81,7 +84,7 @@ def render_latent(latent: Latent, index: int, scale: int, progress: float = 1.0)
     if latent.seed is None:
         base = Image.new("RGB", size, EMPTY_LATENT_COLOR)
     else:
-        base = synth_image(latent.seed + latent.salt, size[0], size[1], index)
+        base = synth_image(latent.seed + latent.salt, size[0], size[1], latent.first_index + index)
     if latent.source is not None:
         source = latent.source[index % len(latent.source)].convert("RGB").resize(size)
         if latent.noise_mask is not None:

@@ -261,6 +261,7 @@ class Routes:
         query = request.query
         if "filename" not in query:
             return web.Response(status=404)
+        self.fake.views.append(query["filename"])
         filename, output_dir = storage.annotated(query["filename"])
         if not filename or filename[0] == "/" or ".." in filename:
             return web.Response(status=400)

@@ -51,6 +51,7 @@ class FakeComfyUI:
     preview_size = _Knob()
     time_scale = _Knob()
     decode_scale = _Knob()
+    video_crf = _Knob()
     max_upload_size = _Knob()
     upload_delay = _Knob()
     fail_next_prompts = _Knob()
@@ -77,6 +78,8 @@ class FakeComfyUI:
         self.executions: list[ExecutionRecord] = []
         """Every prompt the worker took: (prompt_id, started_at, ended_at, outcome), time.monotonic()."""
         self.prompt_requests: list[Any] = []
+        self.views: list[str] = []
+        """The file name of every GET /view, in order."""
         """Every JSON body POSTed to /prompt (including rejected ones), as received."""
         self.failures: dict[str, ArmedFailure] = {}
         self.number = 0

@@ -42,6 +42,8 @@ class FakeSettings:
     like the real server; a configured value is reported as a float, like --max-upload-size)."""
     upload_delay: float = 0.0
     """Seconds slept inside /upload/image and /upload/mask before answering."""
+    video_crf: float = 23.0
+    """The H.264 quality SaveVideo / VHS_VideoCombine write with (lower = larger files; 0 = lossless)."""
     fail_next_prompts: int = 0
     """POST /prompt answers a 500 HTML page this many times (the counter decrements)."""
     checkpoints: list[str] = field(default_factory=lambda: list(DEFAULT_CHECKPOINTS))

@@ -37,6 +37,23 @@ MAX_BUTTON_LABEL = 80
 MAX_SELECT_OPTIONS = 25
 MAX_SELECT_PLACEHOLDER = 150
 MAX_V2_COMPONENTS = 40
+MAX_V2_TEXT = 4000
+"""All text displays of a message together (discord.py's ``LayoutView.content_length``: "a maximum of
+4000 display characters across all its items"; each one's own 4,000 is in the spec)."""
+ACTION_ROW, SECTION, TEXT_DISPLAY, THUMBNAIL, MEDIA_GALLERY, FILE, SEPARATOR, CONTAINER = (
+    1,
+    9,
+    10,
+    11,
+    12,
+    13,
+    14,
+    17,
+)
+#: components/reference, "Component Types" (usage: Message) and "Container Child Components"
+V2_TOP_LEVEL = frozenset({ACTION_ROW, SECTION, TEXT_DISPLAY, MEDIA_GALLERY, FILE, SEPARATOR, CONTAINER})
+CONTAINER_CHILDREN = frozenset({ACTION_ROW, SECTION, TEXT_DISPLAY, MEDIA_GALLERY, FILE, SEPARATOR})
+V2_ONLY = frozenset({SECTION, TEXT_DISPLAY, THUMBNAIL, MEDIA_GALLERY, FILE, SEPARATOR, CONTAINER})
 BUTTON = 2
 SELECT_TYPES = frozenset({3, 5, 6, 7, 8})
 TEXT_INPUT = 4
@@ -192,6 +209,81 @@ def _walk(components: list[dict[str, Any]], path: Path) -> Iterable[tuple[Path, 
                 yield from _walk([comp[key]], (*here, key))
 
 
+def _validate_row(row: dict[str, Any], path: Path, errors: FieldErrors) -> None:
+    children = row.get("components") or []
+    if not children:
+        errors.bad_length((*path, "components"), 1, MAX_BUTTONS_PER_ROW)
+    has_select = any(c.get("type") in SELECT_TYPES for c in children)
+    if len(children) > MAX_BUTTONS_PER_ROW or (has_select and len(children) > 1):
+        errors.add(
+            (*path, "components"),
+            "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+            "The specified component exceeds the maximum width (5 buttons or 1 select per row)",
+        )
+    for j, comp in enumerate(children):
+        cpath: Path = (*path, "components", j)
+        ctype = comp.get("type")
+        if ctype == BUTTON:
+            _validate_button(comp, cpath, errors)
+        elif ctype in SELECT_TYPES:
+            _validate_select(comp, cpath, errors)
+        else:
+            errors.add(
+                (*cpath, "type"),
+                "COMPONENT_TYPE_INVALID",
+                f"Component type {ctype!r} is not allowed in a message action row",
+            )
+
+
+def _validate_v2(
+    components: list[dict[str, Any]], walked: list[tuple[Path, dict[str, Any]]], errors: FieldErrors
+) -> None:
+    """Components v2 (IS_COMPONENTS_V2): 40 components in all, the layout rules of each type, 4,000
+    characters of text in all, File components only for attachments (components/reference)."""
+    if len(walked) > MAX_V2_COMPONENTS:
+        errors.add(
+            ("components",),
+            "COMPONENT_MAX_TOTAL_COMPONENTS_EXCEEDED",
+            f"The specified component exceeds the maximum of {MAX_V2_COMPONENTS} total components",
+        )
+    for i, comp in enumerate(components):
+        if comp.get("type") not in V2_TOP_LEVEL:
+            errors.add(
+                ("components", i, "type"),
+                "UNION_TYPE_CHOICES",
+                f"Component type {comp.get('type')!r} cannot be a top-level message component",
+            )
+    text = 0
+    for path, comp in walked:
+        ctype = comp.get("type")
+        if ctype == ACTION_ROW:
+            _validate_row(comp, path, errors)
+        elif ctype == CONTAINER:
+            for j, child in enumerate(comp.get("components") or []):
+                if child.get("type") not in CONTAINER_CHILDREN:
+                    errors.add(
+                        (*path, "components", j, "type"),
+                        "UNION_TYPE_CHOICES",
+                        f"Component type {child.get('type')!r} is not allowed in a container",
+                    )
+        elif ctype == TEXT_DISPLAY:
+            text += len(comp.get("content") or "")
+        elif ctype == FILE:
+            url = (comp.get("file") or {}).get("url", "")
+            if not str(url).startswith("attachment://"):
+                errors.add(
+                    (*path, "file", "url"),
+                    "COMPONENT_FILE_URL_NOT_ATTACHMENT",
+                    "A file component only supports attachment://<filename> references",
+                )
+    if text > MAX_V2_TEXT:
+        errors.add(
+            ("components",),
+            "COMPONENT_MAX_TEXT_LENGTH_EXCEEDED",
+            f"The text of all components exceeds the maximum of {MAX_V2_TEXT} characters (got {text})",
+        )
+
+
 def validate_components(components: Any, flags: int, errors: FieldErrors) -> None:
     if not isinstance(components, list):
         errors.add(("components",), "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType")
@@ -199,47 +291,26 @@ def validate_components(components: Any, flags: int, errors: FieldErrors) -> Non
     walked = list(_walk(components, ("components",)))
     _check_custom_ids(walked, errors)
     if flags & FLAG_COMPONENTS_V2:
-        if len(walked) > MAX_V2_COMPONENTS:
-            errors.add(
-                ("components",),
-                "COMPONENT_MAX_TOTAL_COMPONENTS_EXCEEDED",
-                f"The specified component exceeds the maximum of {MAX_V2_COMPONENTS} total components",
-            )
+        _validate_v2(components, walked, errors)
         return
     if len(components) > MAX_ACTION_ROWS:
         errors.max_length(("components",), MAX_ACTION_ROWS)
     for i, row in enumerate(components):
         path: Path = ("components", i)
-        if row.get("type") != 1:
+        if row.get("type") != ACTION_ROW:
+            what = (
+                "needs the IS_COMPONENTS_V2 flag"
+                if row.get("type") in V2_ONLY
+                else "is not a message component"
+            )
             errors.add(
                 (*path, "type"),
                 "UNION_TYPE_CHOICES",
-                "Top-level components must be action rows (type 1) unless the message sets IS_COMPONENTS_V2",
+                f"Top-level components must be action rows (type 1) unless the message sets IS_COMPONENTS_V2 "
+                f"(type {row.get('type')!r} {what})",
             )
             continue
-        children = row.get("components") or []
-        if not children:
-            errors.bad_length((*path, "components"), 1, MAX_BUTTONS_PER_ROW)
-        has_select = any(c.get("type") in SELECT_TYPES for c in children)
-        if len(children) > MAX_BUTTONS_PER_ROW or (has_select and len(children) > 1):
-            errors.add(
-                (*path, "components"),
-                "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
-                "The specified component exceeds the maximum width (5 buttons or 1 select per row)",
-            )
-        for j, comp in enumerate(children):
-            cpath: Path = (*path, "components", j)
-            ctype = comp.get("type")
-            if ctype == BUTTON:
-                _validate_button(comp, cpath, errors)
-            elif ctype in SELECT_TYPES:
-                _validate_select(comp, cpath, errors)
-            else:
-                errors.add(
-                    (*cpath, "type"),
-                    "COMPONENT_TYPE_INVALID",
-                    f"Component type {ctype!r} is not allowed in a message action row",
-                )
+        _validate_row(row, path, errors)
 
 
 def validate_message_body(body: dict[str, Any], errors: FieldErrors) -> None:

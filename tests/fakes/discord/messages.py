@@ -152,6 +152,8 @@ class MessageWriter:
             new_flags |= message.flags & FLAG_COMPONENTS_V2  # cannot be removed once set
         errors = FieldErrors()
         validate_message_body({**body, "flags": new_flags}, errors)
+        if new_flags & FLAG_COMPONENTS_V2:
+            _check_legacy_fields_reset(message, body, errors)
         pending = self._plan_attachments(body, files, message.attachments, errors)
         _check_attachment_references(body, pending, errors)
         errors.raise_if_any()
@@ -286,6 +288,21 @@ def _check_attachment_references(
             )
 
 
+def _check_legacy_fields_reset(message: Message, body: dict[str, Any], errors: FieldErrors) -> None:
+    """A message that is (or becomes) IS_COMPONENTS_V2 keeps no content or embeds: an edit that sets the
+    flag must reset the ones the message has (``content: null``, ``embeds: []``), resources/message
+    "Edit Message"; one that leaves them out would keep them, which Discord refuses with a 400."""
+    kept_content = message.content and "content" not in body
+    kept_embeds = message.embeds and "embeds" not in body
+    if kept_content or kept_embeds:
+        field = "content" if kept_content else "embeds"
+        errors.add(
+            (field,),
+            "MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2",
+            f"Setting IS_COMPONENTS_V2 requires resetting '{field}' (the message has some)",
+        )
+
+
 def _content_type(upload: RecordedFile) -> str | None:
     """Discord sniffs the type; discord.py always sends application/octet-stream, so guess by extension."""
     if upload.content_type and upload.content_type != "application/octet-stream":
@@ -299,6 +316,12 @@ def _content_type(upload: RecordedFile) -> str | None:
         (".gif", "image/gif"),
         (".mp4", "video/mp4"),
         (".webm", "video/webm"),
+        (".mov", "video/quicktime"),
+        (".flac", "audio/flac"),
+        (".ogg", "audio/ogg"),
+        (".mp3", "audio/mpeg"),
+        (".wav", "audio/wav"),
+        (".m4a", "audio/mp4"),
         (".json", "application/json; charset=utf-8"),
         (".txt", "text/plain; charset=utf-8"),
     ):

@@ -5,11 +5,16 @@
   left out, and a unicode emoji comes back as ``{"name": ...}`` (only custom emoji have an ``id``).
 * Embeds come back with ``type: "rich"``, every field's ``inline``, and ``attachment://name`` image URLs
   resolved to the message's attachment (``url`` and ``proxy_url``), as resources/message describes.
+* Components v2 come back complete (components/reference, "response" structures): a container's
+  ``accent_color`` and ``spoiler``, a gallery item's ``description`` and ``spoiler``, a separator's
+  ``divider`` and ``spacing``, a file's ``name``, ``size`` and ``spoiler``; every unfurled media item
+  (``media``, ``file``) resolved to its attachment (``url``, ``proxy_url``, size, type, ``attachment_id``).
 """
 
 from __future__ import annotations
 
 import itertools
+import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
@@ -25,10 +30,46 @@ class _Attachment(Protocol):
     def payload(self, cdn_base: str) -> dict[str, Any]: ...
 
 
-def render_components(components: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+CONTAINER, SECTION, TEXT_DISPLAY, THUMBNAIL, MEDIA_GALLERY, FILE, SEPARATOR = 17, 9, 10, 11, 12, 13, 14
+_DEFAULTS: dict[int, dict[str, Any]] = {
+    CONTAINER: {"accent_color": None, "spoiler": False},
+    THUMBNAIL: {"description": None, "spoiler": False},
+    FILE: {"spoiler": False},
+    SEPARATOR: {"divider": True, "spacing": 1},
+}
+
+
+def render_components(
+    components: Sequence[dict[str, Any]], attachments: Sequence[_Attachment] = (), cdn_base: str = ""
+) -> list[dict[str, Any]]:
     taken = {c["id"] for c in _walk(components) if isinstance(c.get("id"), int)}
     free = (i for i in itertools.count(1) if i not in taken)
-    return [_component(c, free) for c in components]
+    media = _MediaResolver(attachments, cdn_base)
+    return [_component(c, free, media) for c in components]
+
+
+class _MediaResolver:
+    """Unfurled media items as Discord answers them: ``attachment://name`` becomes the attachment."""
+
+    def __init__(self, attachments: Sequence[_Attachment], cdn_base: str) -> None:
+        self._by_name = {a.filename: a for a in attachments}
+        self._cdn_base = cdn_base
+
+    def attachment(self, url: object) -> _Attachment | None:
+        if isinstance(url, str) and url.startswith(ATTACHMENT_SCHEME):
+            return self._by_name.get(url[len(ATTACHMENT_SCHEME) :])
+        return None
+
+    def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
+        url = item.get("url", "")
+        att = self.attachment(url)
+        if att is None:
+            return {"id": str(zlib.crc32(str(url).encode())), "url": url, "proxy_url": url}
+        resolved = att.payload(self._cdn_base)
+        out = {"id": resolved["id"], "url": resolved["url"], "proxy_url": resolved["proxy_url"]}
+        out.update({k: resolved[k] for k in ("width", "height", "content_type") if k in resolved})
+        out["attachment_id"] = resolved["id"]
+        return out
 
 
 def _walk(components: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -41,22 +82,38 @@ def _walk(components: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
                 yield from _walk([comp[key]])
 
 
-def _component(comp: dict[str, Any], free: Iterator[int]) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "type": comp["type"],
-        "id": comp["id"] if comp.get("id") is not None else next(free),
-    }
+def _component(comp: dict[str, Any], free: Iterator[int], media: _MediaResolver) -> dict[str, Any]:
+    kind = comp["type"]
+    out: dict[str, Any] = {"type": kind, "id": comp["id"] if comp.get("id") is not None else next(free)}
+    out.update(_DEFAULTS.get(kind, {}))
     for key, value in comp.items():
-        if value is None or key in ("type", "id") or (key == "required" and comp["type"] != TEXT_INPUT):
+        if key in ("type", "id") or (key == "required" and kind != TEXT_INPUT):
             continue  # ``required`` is a modal-only field discord.py also puts on message selects
+        if value is None:
+            continue
         if key == "emoji":
             out[key] = _emoji(value)
-        elif key == "components" and comp["type"] in (1, 9, 17):
-            out[key] = [_component(c, free) for c in value]
+        elif key == "components" and kind in (1, 9, 17):
+            out[key] = [_component(c, free, media) for c in value]
         elif key in _SINGLE and isinstance(value, dict):
-            out[key] = _component(value, free)
+            out[key] = _component(value, free, media)
+        elif key == "items" and kind == MEDIA_GALLERY:
+            out[key] = [
+                {
+                    "media": media(item["media"]),
+                    "description": item.get("description"),
+                    "spoiler": bool(item.get("spoiler")),
+                }
+                for item in value
+            ]
+        elif key in ("media", "file") and isinstance(value, dict):
+            out[key] = media(value)
         else:
             out[key] = value
+    if kind == FILE:
+        att = media.attachment((comp.get("file") or {}).get("url"))
+        out["name"] = att.filename if att is not None else None
+        out["size"] = getattr(att, "size", None) if att is not None else None
     return out
 
 

@@ -123,7 +123,9 @@ KNOWN_GAPS: tuple[KnownGap, ...] = (
     KnownGap(
         "field-error-codes",
         frozenset({ANY_OPERATION}),
-        tuple("errors." + ".".join(["*"] * depth) + "._errors.*.code" for depth in range(1, 7)),
+        tuple(
+            "errors." + ".".join(["*"] * depth) + "._errors.*.code" for depth in range(1, 11)
+        ),  # v2 media urls nest deep
         "type: *",
         'A 50035 answer\'s per-field errors carry string codes ("BASE_TYPE_MAX_LENGTH", reference '
         '"Error Messages" in the docs); the spec\'s InnerErrors reuses Error, whose `code` is an integer.',

@@ -477,7 +477,7 @@ class Message:
             "author": self.author.payload(),
             "attachments": [a.payload(cdn_base) for a in self.attachments],
             "embeds": render_embeds(self.embeds, self.attachments, cdn_base),
-            "components": render_components(self.components),
+            "components": render_components(self.components, self.attachments, cdn_base),
             "mentions": [u.payload() for u in self.mentions],
             "mention_roles": [],
             "mention_everyone": False,

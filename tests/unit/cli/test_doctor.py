@@ -87,7 +87,7 @@ async def test_an_unreachable_backend_fails_with_a_clear_message(tmp_path: Path)
     assert "backend 127.0.0.1:9 does not answer /system_stats: connection refused or host unreachable" in fix
     assert f"start ComfyUI (with --listen if the bot runs on another machine) or correct {UNREACHABLE}" in fix
     # Everything else was still checked, and is fine.
-    assert "5 template(s)" in output
+    assert "6 template(s)" in output
     assert "is writable" in output
 
 
@@ -110,7 +110,7 @@ async def test_all_good_against_a_backend_with_every_model(tmp_path: Path, fake_
     assert "ComfyUI 0.3.64" in output
     assert "device cpu (cpu" in output
     assert "websocket /ws opens" in output
-    assert "can run /imagine, /img2img, /inpaint, /invert, /upscale" in output
+    assert "can run /imagine, /img2img, /inpaint, /invert, /pulse, /upscale" in output
     assert "application 1234567890123456789" in output
     assert "All good" in output
     assert "To fix" not in output

@@ -30,9 +30,12 @@ def _package_imports(package: str) -> set[str]:
 
 
 def test_the_job_model_imports_only_errors_and_itself() -> None:
+    """...and the kinds of results (``bot.media.kinds``: a leaf of plain values the ComfyUI client uses
+    too, importing nothing of the bot)."""
     imports = _package_imports("jobmodel")
     assert imports, "the scan found the model"
-    assert {m for m in imports if not m.startswith("bot.jobmodel")} <= {"bot.errors"}
+    assert {m for m in imports if not m.startswith("bot.jobmodel")} <= {"bot.errors", "bot.media.kinds"}
+    assert not {m for m in _bot_imports(BOT / "media" / "kinds.py") if m != "bot"}
 
 
 def test_storage_imports_nothing_of_the_engine() -> None:

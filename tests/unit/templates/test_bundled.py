@@ -15,7 +15,7 @@ from .conftest import BUNDLED, ROOT
 def test_all_bundled_workflows_load_with_zero_problems() -> None:
     templates, problems = load_templates_lenient(BUNDLED)
     assert [str(p) for p in problems] == []
-    assert set(templates.names) == {"imagine", "img2img", "inpaint", "upscale", "invert"}
+    assert set(templates.names) == {"imagine", "img2img", "inpaint", "upscale", "invert", "pulse"}
     assert all(not t.inferred for t in templates)
     assert all(t.websocket_outputs for t in templates)
 
@@ -64,6 +64,18 @@ def test_image_templates_take_uploads() -> None:
     assert rendered.graph["3"]["inputs"]["scale_by"] == 2.0
     assert rendered.seed is None
     assert rendered.websocket_nodes == frozenset({"4"})
+
+
+def test_pulse_is_a_model_free_animation() -> None:
+    """Core nodes only (no model, no custom node): it runs on a bare ComfyUI, like /invert."""
+    pulse = load_templates(BUNDLED)["pulse"]
+    classes = {n["class_type"] for n in pulse.graph.values()}
+    assert classes == {"LoadImage", "ImageInvert", "ImageBlend", "ImageBatch", "SaveAnimatedWEBP"}
+    assert pulse.outputs == ("10",)
+    assert pulse.class_type("10") == "SaveAnimatedWEBP"  # never swapped for the websocket
+    rendered = render(pulse, {"fps": 12}, rng=random.Random(0), uploaded={"image": "comfycord/a.png"})
+    assert rendered.graph["10"]["inputs"]["fps"] == 12.0
+    assert rendered.websocket_nodes == frozenset()
 
 
 def test_templates_package_is_pure() -> None:

@@ -21,7 +21,7 @@ from bot.templates.loader import DEFAULT_MAX_FILE_BYTES
 
 from .conftest import BUNDLED, graph_text
 
-BUNDLED_NAMES = ("imagine", "img2img", "inpaint", "invert", "upscale")
+BUNDLED_NAMES = ("imagine", "img2img", "inpaint", "invert", "pulse", "upscale")
 INVERT = (BUNDLED / "invert.json").read_text()
 
 
@@ -308,5 +308,5 @@ def test_an_unexpected_error_in_one_file_leaves_the_others(
     monkeypatch.setattr(loader, "parse_template", trips)
     templates, problems = load_templates_lenient(tmp_path / "w")
     assert [str(p) for p in problems] == ["invert.json: could not be loaded (an internal error, see the log)"]
-    assert templates.names == ("imagine", "img2img", "inpaint", "upscale")
+    assert templates.names == ("imagine", "img2img", "inpaint", "pulse", "upscale")
     assert "could not load the workflow invert.json" in caplog.text
