@@ -17,22 +17,35 @@ import aiohttp
 
 from bot.comfy import ComfyClient
 from bot.config import Settings
+from bot.discord_ui.access import TemplateAccess
 from bot.discord_ui.client import ComfyBot
 from bot.discord_ui.controller import Controller, FrontEndOptions
 from bot.discord_ui.intake import Intake
 from bot.discord_ui.publisher import Publisher
 from bot.discord_ui.review import ReviewDesk
 from bot.discord_ui.status import TOKEN_SAFE_SECONDS, StatusMessages
+from bot.discord_ui.template_admin import TemplateCommands
 from bot.discord_ui.throttle import EditThrottle
 from bot.jobmodel.model import Job
 from bot.jobs.backends import BackendPool
 from bot.jobs.engine import EngineLimits, JobEngine
+from bot.jobs.template_manager import TemplateManager
 from bot.jobs.template_planner import TemplatePlanner
 from bot.moderation import ModerationMaintenance, ModerationService, Retention, load_screener
 from bot.observability import Metrics, discord_trace, metrics_server_for
-from bot.storage import BackendClientRepository, Database, IntakeRepository, MetaRepository, Spool
+from bot.storage import (
+    BackendClientRepository,
+    Database,
+    IntakeRepository,
+    MetaRepository,
+    Spool,
+    TemplateManagerRepository,
+    TemplateVersionRepository,
+)
 from bot.supervisor import RestartPolicy, Supervisor
-from bot.templates import Param, Template, load_templates_lenient, merged_backend_options
+from bot.templates import Param, Template, merged_backend_options
+from bot.templates.folder import WorkflowFolder
+from bot.templates.library import TemplateLibrary
 
 log = logging.getLogger(__name__)
 DEFAULT_FILE_LIMIT = 10 * 1024 * 1024
@@ -65,6 +78,8 @@ class App:
         self.publisher: Publisher | None = None
         self.metrics: Metrics | None = None
         self.maintenance: ModerationMaintenance | None = None
+        self.templates: TemplateManager | None = None
+        """The live templates: the watched workflows folder and the owners' operations on it."""
         self._bot_task: asyncio.Task[None] | None = None
         self._started_at = 0.0
         self._restart_policy = restart_policy
@@ -80,10 +95,7 @@ class App:
         self._started_at = self._clock()
         s = self.settings
         stack = self._stack
-        templates, problems = load_templates_lenient(s.workflows_dir, max_file_bytes=s.workflow_max_bytes)
-        for problem in problems:
-            log.warning("template problem: %s", problem)
-        log.info("loaded %d template(s): %s", len(templates), ", ".join(templates.names))
+        library = TemplateLibrary()
         session = await stack.enter_async_context(aiohttp.ClientSession())
         s.data_dir.mkdir(parents=True, exist_ok=True)
         db = await stack.enter_async_context(await Database.open_in(s.data_dir, clock=self._clock))
@@ -95,8 +107,23 @@ class App:
             )
             for e in s.backends
         ]
-        planner = TemplatePlanner(templates)
+        planner = TemplatePlanner(library)
         pool = BackendPool(clients, capacity=s.max_in_flight, capability_check=planner.capabilities)
+        # Metrics count moderation's decisions from the audit trail; templates share that trail.
+        metrics = Metrics()
+        self.metrics = metrics
+        moderation = ModerationService(db, counters=metrics)
+        manager = TemplateManager(
+            WorkflowFolder(s.workflows_dir, max_file_bytes=s.workflow_max_bytes),
+            library,
+            TemplateVersionRepository(db),
+            moderation.audit,
+            pool=pool,
+            poll_interval=s.workflows_poll_seconds,
+        )
+        self.templates = manager
+        await manager.start()
+        log.info("loaded %d template(s): %s", len(library), ", ".join(library.names))
         engine = JobEngine(
             db,
             pool,
@@ -119,8 +146,6 @@ class App:
             return list(merged_backend_options(template, param, infos.values()))
 
         # Discord's requests and rate limits are counted from the client's own HTTP session.
-        metrics = Metrics()
-        self.metrics = metrics
         bot = ComfyBot(
             meta=MetaRepository(db),
             dev_guild_id=s.dev_guild_id,
@@ -145,12 +170,11 @@ class App:
             return guild.filesize_limit if guild is not None else DEFAULT_FILE_LIMIT
 
         def actions_for(name: str) -> list[str]:
-            template = templates.get(name)
+            template = library.get(name)
             return [a.label for a in template.actions] if template else []
 
         screener, screening = await asyncio.to_thread(load_screener)
         log.info("%s", screening)
-        moderation = ModerationService(db, counters=metrics)
         maintenance = ModerationMaintenance(
             moderation, Retention(audit_days=s.audit_retention_days), clock=self._clock
         )
@@ -170,7 +194,7 @@ class App:
         intake = Intake(IntakeRepository(db), clock=self._clock, max_image_side=s.image_max_side)
         bot.controller = Controller(
             engine,
-            templates,
+            library,
             messages,
             moderation,
             FrontEndOptions(max_image_side=s.image_max_side),
@@ -178,6 +202,14 @@ class App:
             intake=intake,
             clock=self._clock,
         )
+        bot.template_admin = TemplateCommands(
+            bot.controller,
+            manager,
+            TemplateAccess(TemplateManagerRepository(db), moderation, bot.is_owner),
+        )
+        manager.add_listener(bot.templates_reloaded)
+        manager.add_listener(bot.owner_notices.templates_reloaded)
+        await bot.owner_notices.templates_reloaded(manager.first_load)
 
         metrics.attach(engine)
         stack.push_async_callback(metrics.close)
@@ -204,6 +236,9 @@ class App:
         stack.push_async_callback(publisher.close)
         stack.push_async_callback(review.close)
         self.frontend.loop("moderation-maintenance", maintenance.run, critical=False)
+        self.frontend.loop("template-watch", manager.run, critical=False)
+        self.frontend.loop("command-sync", bot.command_sync.run, critical=False)
+        self.frontend.loop("owner-notices", bot.owner_notices.run, critical=False)
         stack.push_async_callback(self.frontend.close)
         self._bot_task = asyncio.create_task(bot.start(s.discord_token.reveal()), name="discord")
         stack.push_async_callback(self._stop_bot)

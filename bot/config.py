@@ -72,6 +72,12 @@ VARIABLES: tuple[Variable, ...] = (
         "and skipped.",
     ),
     Variable(
+        "WORKFLOWS_POLL_SECONDS",
+        "2",
+        "How often the workflows folder is looked at for added, changed or removed files, which go live "
+        "without a restart; 0 turns watching off (changes made with /template still go live).",
+    ),
+    Variable(
         "IMAGE_MAX_SIDE",
         "4096",
         "Longest side, in pixels, of an input image (attachment or --image); wider or taller ones are "
@@ -128,6 +134,7 @@ class Settings:
     metrics_port: int | None
     metrics_host: str = "127.0.0.1"
     audit_retention_days: float = 90.0
+    workflows_poll_seconds: float = 2.0
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
@@ -339,6 +346,7 @@ def load_settings(env: Mapping[str, str], *, require_discord: bool = True) -> Se
         metrics_port=metrics_port,
         metrics_host=r.raw("METRICS_HOST"),
         audit_retention_days=audit_days,
+        workflows_poll_seconds=r.number("WORKFLOWS_POLL_SECONDS", 2.0, minimum=0),
     )
     if r.problems:
         raise ConfigError(r.problems)
