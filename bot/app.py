@@ -152,6 +152,7 @@ class App:
             owner_ids=s.owner_ids,
             autocomplete=autocomplete,
             http_trace=discord_trace(metrics),
+            clock=self._clock,
             **self._client_options,
         )
         self.bot = bot

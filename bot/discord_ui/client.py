@@ -4,6 +4,7 @@ sparingly. It is the ``ActionHost`` the buttons and forms find their handlers th
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -68,9 +69,11 @@ class ComfyBot(commands.Bot):
         owner_ids: frozenset[int] = frozenset(),
         autocomplete: Callable[[Template, Param, str], list[str]] | None = None,
         sync_policy: SyncPolicy | None = None,
+        clock: Callable[[], float] = time.time,
         **options: Any,
     ) -> None:
-        """``sync_policy``: how commands are registered (Discord's limits; tests shorten the waits)."""
+        """``sync_policy``: how commands are registered (Discord's limits; tests shorten the waits);
+        ``clock``: wall-clock time, for Discord's daily limit on new commands."""
         intents = discord.Intents.default()
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -87,7 +90,12 @@ class ComfyBot(commands.Bot):
         self.owner_notices = OwnerNotices(self, owner_ids, meta)
         """Direct messages to the bot's owners (template problems, command registration)."""
         self.command_sync = CommandSync(
-            self.tree, meta, guild_id=dev_guild_id, policy=sync_policy, report=self.owner_notices.report
+            self.tree,
+            meta,
+            guild_id=dev_guild_id,
+            policy=sync_policy,
+            clock=clock,
+            report=self.owner_notices.report,
         )
         self._template_commands: set[str] = set()
         self._commands_built = False

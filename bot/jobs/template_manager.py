@@ -132,6 +132,8 @@ class TemplateManager:
         """What ``start`` loaded (its problems are the ones to tell the owners at start)."""
         self.reloads = 0
         """How many reloads found something that changed (for tests and metrics)."""
+        self.polls = 0
+        """How many times the poller looked at the folder."""
 
     def add_listener(self, listener: Listener) -> None:
         """``listener(reload)`` hears every reload (the Discord side re-registers commands, tells owners)."""
@@ -192,6 +194,7 @@ class TemplateManager:
     async def poll(self) -> Reload | None:
         """Look at the folder once; reload if it changed and looks the same as on the last look."""
         fingerprint = await asyncio.to_thread(self.folder.fingerprint)
+        self.polls += 1
         seen, self._seen = self._seen, fingerprint
         if fingerprint == self._acted_on or fingerprint != seen:
             return None  # unchanged, or still changing: look again next time
