@@ -135,7 +135,16 @@ class ComfyBot(commands.Bot):
 
     def _add_template_command(self, template: Template) -> None:
         command = build_command(template, self.controller.run_template, self._autocomplete)
-        self.tree.add_command(command, override=True)
+        try:
+            self.tree.add_command(command, override=True)
+        except app_commands.CommandLimitReached:
+            # Discord allows 100 slash commands; the template stays loaded (owners can try it).
+            log.warning("/%s not registered: Discord's limit of 100 commands is reached", template.name)
+            self.owner_notices.tell(
+                f"⚠️ `/{template.name}` is not registered: Discord allows 100 slash commands and the bot "
+                "has that many. Retire a template to make room."
+            )
+            return
         self._template_commands.add(template.name)
 
     async def templates_reloaded(self, reload: Reload) -> None:

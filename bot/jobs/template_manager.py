@@ -289,7 +289,8 @@ class TemplateManager:
     async def _prune(self) -> None:
         needed = await self.versions.in_use()
         self.library.prune(needed)
-        await self.versions.prune(keep=self.keep_versions, also_keep=self.library.in_memory())
+        current = {(entry.name, entry.version) for entry in self.library.catalog}
+        await self.versions.prune(keep=self.keep_versions, also_keep=current)
 
     def refresh_capabilities(self) -> None:
         """Check every backend seen so far against the templates as they are now."""
@@ -366,13 +367,14 @@ class TemplateManager:
                         "change it with `/template edit`, or choose another name."
                     )
             files = self._decoded(Area.DRAFT, stem, workflow, manifest)
-            entry = self._validated(files, Area.DRAFT)
-            clash = self.library.entry(entry.name)
+            parsed, _ = files.parse()
+            clash = self.library.entry(parsed.name) if parsed is not None else None
             if clash is not None:
                 raise InvalidInput(
-                    f"`/{entry.name}` already exists ({_area_words(clash.area)}); change it with "
+                    f"`/{clash.name}` already exists ({_area_words(clash.area)}); change it with "
                     "`/template edit`, or give this one another name in its manifest."
                 )
+            entry = self._validated(files, Area.DRAFT)
             await asyncio.to_thread(self.folder.write, Area.DRAFT, stem, files.workflow, files.manifest)
             added = await self._after_write(entry.name, stem, Area.DRAFT, actor_id)
             await self._record(TemplateAudit.ADD, added, actor_id, guild_id)

@@ -5,7 +5,12 @@ on values passed in.
 """
 
 from bot.templates.coerce import coerce_value, file_name_problem, text_problem
-from bot.templates.discord_rules import discord_max_length, option_order, sanitize_command_name
+from bot.templates.discord_rules import (
+    RESERVED_COMMANDS,
+    discord_max_length,
+    option_order,
+    sanitize_command_name,
+)
 from bot.templates.infer import infer_params
 from bot.templates.loader import (
     load_template,
@@ -42,6 +47,7 @@ from bot.templates.render import follow_up_values, render, resolve_values
 
 __all__ = [
     "RANDOM_SEED_LIMIT",
+    "RESERVED_COMMANDS",
     "SEED_MAX",
     "SEED_MIN",
     "Action",

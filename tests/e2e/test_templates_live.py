@@ -53,7 +53,8 @@ def bot_options() -> dict[str, Any]:
 
 
 def manager(bot: BotUnderTest) -> Any:
-    assert bot.app is not None and bot.app.templates is not None
+    assert bot.app is not None
+    assert bot.app.templates is not None
     return bot.app.templates
 
 
@@ -86,11 +87,15 @@ async def test_add_check_try_publish_run_edit_and_retire(
 
     # check: the same report as `comfycord check`, against the backend
     answer, _ = await template_command(fake, "check", {"name": "sketch"})
-    assert "/sketch" in answer and "prompt*:text steps:int seed:seed" in answer
-    assert "backend GPU 1:" in answer and "/sketch: ok" in answer
+    assert "/sketch" in answer
+    assert "prompt*:text steps:int seed:seed" in answer
+    assert "backend GPU 1:" in answer
+    assert "/sketch: ok" in answer
 
     # try: privately, in the owner's DM; the job belongs to no server
-    answer, _ = await template_command(fake, "try", {"name": "sketch", "prompt": "a fox", "values": "steps=2"})
+    answer, _ = await template_command(
+        fake, "try", {"name": "sketch", "prompt": "a fox", "values": "steps=2"}
+    )
     assert "Trying `/sketch` (draft) for you alone" in answer
     tried = await bot.wait_job(answer.split("job `")[1].split("`")[0], JobState.DELIVERED)
     dm = fake.dm_channel(fake.owner)
@@ -104,7 +109,8 @@ async def test_add_check_try_publish_run_edit_and_retire(
     assert "Published `/sketch`" in answer
     await until(lambda: fake.find_command("sketch"), what="/sketch registered")
     assert len(command_syncs(fake)) == syncs + 1
-    assert (workflows / "sketch.json").exists() and not (workflows / "drafts" / "sketch.json").exists()
+    assert (workflows / "sketch.json").exists()
+    assert not (workflows / "drafts" / "sketch.json").exists()
 
     # a member runs it
     job = await run_command(bot, "sketch", {"prompt": "a lighthouse"}, fake.user)
@@ -141,11 +147,13 @@ async def test_add_check_try_publish_run_edit_and_retire(
     last = await run_command(bot, "sketch", {"prompt": "last one"}, carol)
     await bot.wait_job(last, JobState.RUNNING)
     answer, _ = await template_command(fake, "retire", {"name": "sketch"})
-    assert "Retired `/sketch`" in answer and "1 job(s) still waiting or running finish normally" in answer
+    assert "Retired `/sketch`" in answer
+    assert "1 job(s) still waiting or running finish normally" in answer
     await until(lambda: fake.find_command("sketch") is None, what="/sketch removed")
     fake_comfy.resume()
     assert (await bot.wait_job(last, JobState.DELIVERED)).template_version == second
-    assert (workflows / "retired" / "sketch.json").exists() and not (workflows / "sketch.json").exists()
+    assert (workflows / "retired" / "sketch.json").exists()
+    assert not (workflows / "sketch.json").exists()
     clock.advance(DEFAULTS.cooldown_seconds + 1)
     message = fake.message((await bot.engine.jobs.get(after)).status_message.message_id)
     reroll = await fake.click(f"cc:reroll:{after}", message, user=carol)
@@ -163,7 +171,8 @@ async def test_add_check_try_publish_run_edit_and_retire(
     ]
     edit = next(e for e in audit if e.action == TemplateAudit.EDIT)
     assert edit.actor_id == int(fake.owner.id)
-    assert edit.details["version"] == second and edit.details["previous"] == first
+    assert edit.details["version"] == second
+    assert edit.details["previous"] == first
     assert set(edit.details["files"]) == {"sketch.json", "sketch.toml"}
     assert fake.stats.rate_limited == 0
 
@@ -185,21 +194,25 @@ async def test_a_broken_upload_is_refused_with_the_loaders_message(bot: BotUnder
         "add",
         {"workflow": upload("sketch.json", sketch_json()), "manifest": upload("sketch.toml", bad_manifest)},
     )
-    assert "drafts/sketch.toml" in answer and "has no input 'stepz'" in answer
+    assert "drafts/sketch.toml" in answer
+    assert "has no input 'stepz'" in answer
 
     huge = b"{" + b" " * (4 * 1024 * 1024) + b"}"
     answer, _ = await template_command(fake, "add", {"workflow": upload("huge.json", huge)})
     assert "the limit is 4.0 MiB (the WORKFLOW_MAX_MB setting)" in answer
 
     answer, _ = await template_command(fake, "add", {"workflow": upload("imagine.json", sketch_json())})
-    assert "`imagine.json`" in answer and "/template edit" in answer
+    assert "`imagine.json`" in answer
+    assert "/template edit" in answer
 
     # nothing was written, nothing loaded
     assert manager(bot).library.drafts.names == ()
     assert not (bot.app.settings.workflows_dir / "drafts").exists()  # type: ignore[union-attr]
 
 
-async def test_a_file_changed_on_disk_is_picked_up_and_synced_once(bot: BotUnderTest, workflows: Path) -> None:
+async def test_a_file_changed_on_disk_is_picked_up_and_synced_once(
+    bot: BotUnderTest, workflows: Path
+) -> None:
     fake = bot.fake
     syncs = len(command_syncs(fake))
     toml = workflows / "imagine.toml"
@@ -241,7 +254,8 @@ async def test_a_broken_file_keeps_its_last_good_version_and_the_owners_are_told
     assert "last good version meanwhile: /imagine" in told.content
     assert manager(bot).library.version("imagine") == version
     answer, _ = await template_command(fake, "list")
-    assert "`/imagine`" in answer and "files broken, last good version running" in answer
+    assert "`/imagine`" in answer
+    assert "files broken, last good version running" in answer
 
     # members keep the working command
     job = await run_command(bot, "imagine", {"prompt": "still works", "steps": 2}, fake.user)
@@ -271,7 +285,9 @@ SUBCOMMANDS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-async def test_nobody_but_owners_and_allowed_roles_manages_templates(bot: BotUnderTest, workflows: Path) -> None:
+async def test_nobody_but_owners_and_allowed_roles_manages_templates(
+    bot: BotUnderTest, workflows: Path
+) -> None:
     fake = bot.fake
     group = fake.find_command("template")
     assert group is not None
@@ -291,13 +307,15 @@ async def test_nobody_but_owners_and_allowed_roles_manages_templates(bot: BotUnd
         assert record.choices == []
     assert sorted(p.name for p in workflows.rglob("*")) == before
     assert not [e for e in await manager(bot).audit.recent(limit=100) if e.action.startswith("template.")]
-    assert not dms_to(fake, fake.user) and not dms_to(fake, fake.moderator)
+    assert not dms_to(fake, fake.user)
+    assert not dms_to(fake, fake.moderator)
 
     # an owner allows the moderators' role: they manage templates, but may not allow others
     answer, _ = await template_command(fake, "allow", {"role": fake.moderator_role})
     assert "may now manage templates" in answer
     answer, _ = await template_command(fake, "list", user=fake.moderator)
-    assert "**Published:**" in answer and "`/imagine`" in answer
+    assert "**Published:**" in answer
+    assert "`/imagine`" in answer
     answer, _ = await template_command(fake, "allow", {"role": fake.moderator_role}, user=fake.moderator)
     assert OWNERS_ONLY in answer
     answer, _ = await template_command(fake, "list", user=fake.user)
@@ -340,7 +358,9 @@ async def test_restore_puts_the_previous_version_back(bot: BotUnderTest, workflo
     second = manager(bot).library.version("imagine")
     assert f"`{first}` → `{second}`" in answer
     answer, _ = await template_command(fake, "show", {"name": "imagine"})
-    assert f"`{second}`" in answer and f"`{first}`" in answer and "← current" in answer
+    assert f"`{second}`" in answer
+    assert f"`{first}`" in answer
+    assert "← current" in answer
 
     answer, _ = await template_command(fake, "restore", {"name": "imagine"})
     assert f"Restored `/imagine` to version `{first}` (it was `{second}`)" in answer
