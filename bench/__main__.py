@@ -14,7 +14,15 @@ import sys
 import time
 from typing import Any
 
-from bench import cancel_bench, client_bench, discord_bench, engine_bench, filter_bench, soak_bench
+from bench import (
+    cancel_bench,
+    client_bench,
+    discord_bench,
+    engine_bench,
+    filter_bench,
+    soak_bench,
+    templates_bench,
+)
 
 
 async def main(quick: bool) -> dict[str, Any]:
@@ -38,6 +46,7 @@ async def main(quick: bool) -> dict[str, Any]:
     report["filter"] = filter_bench.run(60 if quick else 300)
     for key in ("filter_ms", "filter_adversarial_ms"):
         report[key] = {k: report["filter"][key][k] for k in ("median", "p95")}
+    report["templates"] = templates_bench.run(20 if quick else 100)
     report["soak"] = await soak_bench.run(120 if quick else 1000, 12 if quick else 50)
     report["rss_mb"] = {"start": report["soak"]["rss_mb"]["start"], "end": report["soak"]["rss_mb"]["end"]}
     report["jobs_lost"] = report["soak"]["jobs_lost"]

@@ -372,3 +372,13 @@ async def test_restore_puts_the_previous_version_back(bot: BotUnderTest, workflo
     assert "has no version `0000deadbeef`" in answer
     restores = await manager(bot).audit.recent(action=TemplateAudit.RESTORE)
     assert [e.details["version"] for e in reversed(restores)] == [first, second]
+
+
+async def test_trying_with_direct_messages_closed_runs_nothing(bot: BotUnderTest) -> None:
+    fake = bot.fake
+    fake.owner.dms_open = False
+    answer, _ = await template_command(fake, "try", {"name": "imagine", "prompt": "a cat"})
+    assert "I can't send you direct messages, so nothing was run" in answer
+    [job] = await bot.engine.jobs.list_by_user(int(fake.owner.id))
+    assert job.state is JobState.CANCELLED
+    assert not [e for e in await manager(bot).audit.recent() if e.action == TemplateAudit.TRY]
