@@ -128,7 +128,7 @@ class ComfyBot(commands.Bot):
         self._commands_built = True
         try:
             await self.sync_commands()
-        except (SyncPostponed, discord.HTTPException, TimeoutError) as exc:
+        except (SyncPostponed, discord.HTTPException, discord.RateLimited, TimeoutError) as exc:
             # The bot serves the commands Discord has; the background sync retries and tells the owners.
             log.warning("the first command sync did not go through (%s); retrying in the background", exc)
             self.command_sync.request()

@@ -30,6 +30,7 @@ from typing import Any, Final
 import discord
 from discord import app_commands
 
+from bot.errors import BotError
 from bot.storage import MetaRepository
 
 log = logging.getLogger(__name__)
@@ -57,12 +58,12 @@ class SyncPolicy:
     """A sync that takes longer is abandoned (and retried): discord.py would sleep through a long 429."""
 
 
-class SyncPostponed(Exception):
+class SyncPostponed(BotError):
     """A sync would break one of Discord's limits; ``retry_at`` (UNIX time) is when it fits, or None
     when only a change of the commands can make it fit."""
 
     def __init__(self, message: str, retry_at: float | None) -> None:
-        super().__init__(message)
+        super().__init__(f"Slash commands not updated: {message}.")
         self.message = message
         self.retry_at = retry_at
 
@@ -119,17 +120,20 @@ class CommandSync:
 
         Raises SyncPostponed when Discord's limits do not allow it now, or what discord.py raised."""
         async with self._lock:
+            stored = await self._meta.get(self._key(COMMAND_HASH_KEY))
+            known = set(json.loads(await self._meta.get(self._key(NAMES_KEY)) or "[]"))
+            now = self._clock()
+            spent = await self._spent(now)
+            # From here to the request, no await: what is counted is exactly what is sent (discord.py
+            # builds the payload before its first await).
             commands = self._commands()
             digest = hashlib.sha256(json.dumps(commands, sort_keys=True).encode()).hexdigest()
-            if not force and await self._meta.get(self._key(COMMAND_HASH_KEY)) == digest:
+            if not force and stored == digest:
                 log.info("command set unchanged; not syncing")
                 return "unchanged"
             # (discord.py's tree itself refuses a 101st command: see ComfyBot._add_template_command.)
             names = sorted({str(c["name"]) for c in commands})
-            known = set(json.loads(await self._meta.get(self._key(NAMES_KEY)) or "[]"))
             creates = len([n for n in names if n not in known])
-            now = self._clock()
-            spent = await self._spent(now)
             if creates and sum(n for _, n in spent) + creates > self.policy.creates_per_day:
                 raise SyncPostponed(
                     f"registering {creates} new command(s) now would go over Discord's limit of "
@@ -139,10 +143,11 @@ class CommandSync:
             async with asyncio.timeout(self.policy.timeout):
                 await self._tree.sync(guild=self._guild)
             self.syncs += 1
-            await self._meta.set(self._key(COMMAND_HASH_KEY), digest)
-            await self._meta.set(self._key(NAMES_KEY), json.dumps(names))
             if creates:
+                # Counted first: a crash between these writes must not forget creates Discord counted.
                 await self._meta.set(self._key(CREATES_KEY), json.dumps([*spent, [now, creates]]))
+            await self._meta.set(self._key(NAMES_KEY), json.dumps(names))
+            await self._meta.set(self._key(COMMAND_HASH_KEY), digest)
             log.info(
                 "commands synced (%s): %d command(s), %d new; %d new in the last day",
                 self.scope,
