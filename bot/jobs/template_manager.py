@@ -239,8 +239,9 @@ class TemplateManager:
         )
         self._read = read
         self.library.swap(catalog)
+        known = {(e.name, e.version) for e in before}
         for entry in catalog:
-            if not entry.broken:
+            if not entry.broken and (initial or (entry.name, entry.version) not in known):
                 await self.versions.record(
                     entry.name,
                     entry.version,
