@@ -379,7 +379,7 @@ class TemplateManager:
                     "`/template edit`, or give this one another name in its manifest."
                 )
             entry = await self._validated(files, Area.DRAFT)
-            await asyncio.to_thread(self.folder.write, Area.DRAFT, stem, files.workflow, files.manifest)
+            await self._on_disk(self.folder.write, Area.DRAFT, stem, files.workflow, files.manifest)
             added = await self._after_write(entry.name, stem, Area.DRAFT, actor_id)
             await self._record(TemplateAudit.ADD, added, actor_id, guild_id)
             return added
@@ -422,9 +422,7 @@ class TemplateManager:
                 )
             if current.area is Area.PUBLISHED:
                 await self.require_runnable(self._resolved(entry))
-            await asyncio.to_thread(
-                self.folder.write, current.area, current.stem, files.workflow, files.manifest
-            )
+            await self._on_disk(self.folder.write, current.area, current.stem, files.workflow, files.manifest)
             edited = await self._after_write(name, current.stem, current.area, actor_id)
             await self._record(TemplateAudit.EDIT, edited, actor_id, guild_id, previous=current.version)
             return edited, current.version
@@ -443,7 +441,7 @@ class TemplateManager:
                 raise TemplateError([str(p) for p in current.broken])
             template = self.library.runnable(name) or self.library.catalog.retired.get(name)
             await self.require_runnable(template or current.template)
-            await asyncio.to_thread(self.folder.move, current.stem, current.area, Area.PUBLISHED)
+            await self._on_disk(self.folder.move, current.stem, current.area, Area.PUBLISHED)
             published = await self._after_write(name, current.stem, Area.PUBLISHED, actor_id)
             await self._record(TemplateAudit.PUBLISH, published, actor_id, guild_id, previous=current.area)
             return published
@@ -454,7 +452,7 @@ class TemplateManager:
             current = self._entry(name)
             if current.area is Area.RETIRED:
                 raise InvalidInput(f"`/{name}` is retired already.")
-            await asyncio.to_thread(self.folder.move, current.stem, current.area, Area.RETIRED)
+            await self._on_disk(self.folder.move, current.stem, current.area, Area.RETIRED)
             retired = await self._after_write(name, current.stem, Area.RETIRED, actor_id)
             await self._record(TemplateAudit.RETIRE, retired, actor_id, guild_id, previous=current.area)
             return retired
@@ -475,7 +473,7 @@ class TemplateManager:
             entry = await self._validated(files, area)
             if area is Area.PUBLISHED:
                 await self.require_runnable(self._resolved(entry))
-            await asyncio.to_thread(self.folder.write, area, stem, stored.workflow, stored.manifest)
+            await self._on_disk(self.folder.write, area, stem, stored.workflow, stored.manifest)
             restored = await self._after_write(name, stem, area, actor_id)
             previous = current.version if current is not None else ""
             await self._record(TemplateAudit.RESTORE, restored, actor_id, guild_id, previous=previous)
@@ -514,6 +512,17 @@ class TemplateManager:
         )
 
     # --- helpers ------------------------------------------------------------------------------------
+
+    async def _on_disk(self, change: Callable[..., None], *args: Any) -> None:
+        """Run a write or move of the folder in a thread; a folder the bot may not write is said so."""
+        try:
+            await asyncio.to_thread(change, *args)
+        except OSError as exc:
+            log.error("the workflows folder %s could not be changed: %s", self.folder.root, exc)
+            raise BotError(
+                f"I can't write to the workflows folder ({exc.strerror or type(exc).__name__}); nothing "
+                "changed. Its owner on the server must let the bot write there (is it mounted read-only?)."
+            ) from None
 
     def _entry(self, name: str) -> Entry:
         entry = self.library.entry(name.strip().lstrip("/"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import InvalidInput, TemplateError
+from bot.errors import BotError, InvalidInput, TemplateError
 from bot.jobmodel.model import new_job
 from bot.jobs.template_manager import Reload, TemplateAudit, TemplateManager
 from bot.storage import AuditRepository, Database, JobRepository, TemplateVersionRepository
@@ -154,3 +154,19 @@ async def test_old_versions_are_pruned_to_the_newest(db: Database, workflows: Pa
     history = await manager.history("sketch")
     assert len(history) == 2
     assert history[0].version == manager.library.version("sketch")
+
+
+async def test_a_folder_the_bot_may_not_write_is_said_so(
+    db: Database, workflows: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manager = await started(db, workflows)
+
+    def refused(*args: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("os.replace", refused)  # a read-only mount refuses the rename
+    with pytest.raises(BotError, match=r"can't write to the workflows folder \(Permission denied\)"):
+        await manager.add(sketch_json(), SKETCH_TOML.encode(), stem="sketch", actor_id=1, guild_id=None)
+    assert manager.library.drafts.names == ()
+    assert not list((workflows / "drafts").glob("*.json"))
+    assert await manager.audit.recent() == []
