@@ -47,6 +47,11 @@ class ErrorPresentingTree(app_commands.CommandTree[Any]):
                 interaction, _Gone(f"`/{name}` is not available any more; it was retired or renamed.")
             )
             return
+        if isinstance(error, app_commands.CommandSignatureMismatch):
+            # The template was edited while Discord still showed the member its old options.
+            updated = f"`/{error.command.name}` was just updated; run it again with its new options."
+            await present(interaction, _Gone(updated))
+            return
         await present(interaction, error)
 
 

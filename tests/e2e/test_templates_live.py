@@ -15,7 +15,7 @@ from bot.jobs.template_manager import TemplateAudit
 from bot.moderation import GuildPolicy
 from bot.moderation.access import OWNERS_ONLY, TEMPLATE_MANAGERS_ONLY
 from bot.templates import load_templates_lenient
-from tests.e2e.harness import BotUnderTest, button_labels, job_id_of, status_of, workflows_copy
+from tests.e2e.harness import BotUnderTest, button_labels, job_id_of, png, status_of, workflows_copy
 from tests.e2e.moderation_support import MovableClock, reply_of
 from tests.e2e.template_support import (
     SKETCH_TOML,
@@ -382,3 +382,42 @@ async def test_trying_with_direct_messages_closed_runs_nothing(bot: BotUnderTest
     [job] = await bot.engine.jobs.list_by_user(int(fake.owner.id))
     assert job.state is JobState.CANCELLED
     assert not [e for e in await manager(bot).audit.recent() if e.action == TemplateAudit.TRY]
+
+
+async def test_a_retired_command_discord_still_shows_is_answered_while_the_sync_lands(
+    bot: BotUnderTest,
+) -> None:
+    fake = bot.fake
+    held = fake.hold("PUT /applications/*/commands")
+    answer, _ = await template_command(fake, "retire", {"name": "invert"})
+    assert "Retired `/invert`" in answer
+    await held.arrived.wait()  # the bot sent the new command set; Discord has not applied it yet
+    record = await fake.slash("invert", {}, attachments=[("in.png", png(), "image/png")])
+    assert "`/invert` is not available any more" in await reply_of(fake, record)
+    held.release()
+    await held.handled.wait()
+    assert fake.find_command("invert") is None
+    assert not await bot.engine.jobs.list_by_user(int(fake.user.id))
+
+
+async def test_a_command_used_with_its_old_options_during_an_edit_is_answered(
+    bot: BotUnderTest, workflows: Path
+) -> None:
+    fake = bot.fake
+    toml = (workflows / "imagine.toml").read_text()
+    required = toml.replace(
+        'default = "blurry, low quality, bad hands"\n', "required = true\n"
+    )  # a new required option
+    assert required != toml
+    held = fake.hold("PUT /applications/*/commands")
+    answer, _ = await template_command(
+        fake, "edit", {"name": "imagine", "manifest": upload("imagine.toml", required, "application/toml")}
+    )
+    assert "Updated `/imagine`" in answer
+    await held.arrived.wait()
+    record = await fake.slash("imagine", {"prompt": "old form"})  # Discord still has the old options
+    assert "`/imagine` was just updated; run it again" in await reply_of(fake, record)
+    held.release()
+    await held.handled.wait()
+    options = {o["name"]: o for o in fake.find_command("imagine")["options"]}  # type: ignore[index]
+    assert options["negative"]["required"] is True
