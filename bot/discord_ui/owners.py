@@ -3,8 +3,8 @@
 Templates belong to the whole bot, not to one server, so the owners (OWNER_IDS, else the application's
 owner) hear about them in a direct message rather than in a server's mod-log. Messages wait in a queue
 until the client is connected; one that cannot be delivered (DMs closed) is logged, and the same
-problems are listed by ``/template list`` anyway. The problems told at start are remembered, so a
-restart does not repeat them.
+problems are listed by ``/template list`` anyway. The problems the owners heard about are remembered, so
+a restart does not repeat them.
 """
 
 from __future__ import annotations
@@ -79,11 +79,11 @@ class OwnerNotices:
 
     async def templates_reloaded(self, reload: Reload) -> None:
         """Tell the owners about new template problems and fixed ones (a TemplateManager listener)."""
-        if reload.initial:
-            digest = hashlib.sha256("\n".join(sorted(map(str, reload.new_problems))).encode()).hexdigest()
-            if await self._meta.get(TOLD_KEY) == digest:
-                return  # the same problems were told before the restart
-            await self._meta.set(TOLD_KEY, digest)
+        digest = hashlib.sha256("\n".join(sorted(map(str, reload.problems))).encode()).hexdigest()
+        told = await self._meta.get(TOLD_KEY)
+        await self._meta.set(TOLD_KEY, digest)
+        if reload.initial and told == digest:
+            return  # the very problems the owners heard about before the restart
         if reload.new_problems:
             self.tell(problems_text(reload.new_problems, reload.kept))
         if reload.fixed_problems and not reload.new_problems:

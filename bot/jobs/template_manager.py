@@ -82,6 +82,8 @@ class Reload:
     fixed_problems: tuple[Problem, ...] = ()
     kept: tuple[str, ...] = ()
     """Templates whose files are broken now and which keep running their last good version."""
+    problems: tuple[Problem, ...] = ()
+    """Every problem of the folder now (told or not)."""
     initial: bool = False
 
     @property
@@ -235,6 +237,7 @@ class TemplateManager:
             new_problems=_new(catalog.problems, () if initial else before.problems),
             fixed_problems=() if initial else _new(before.problems, catalog.problems),
             kept=tuple(sorted({e.name for e in catalog if e.broken})),
+            problems=catalog.problems,
             initial=initial,
         )
         self._read = read

@@ -421,3 +421,22 @@ async def test_a_command_used_with_its_old_options_during_an_edit_is_answered(
     await held.handled.wait()
     options = {o["name"]: o for o in fake.find_command("imagine")["options"]}  # type: ignore[index]
     assert options["negative"]["required"] is True
+
+
+async def test_problems_told_before_a_restart_are_not_told_again(bot: BotUnderTest, workflows: Path) -> None:
+    fake = bot.fake
+    write_file(workflows / "broken.json", "{")
+    await until(
+        lambda: [m for m in dms_to(fake, fake.owner) if "broken.json" in m.content], what="the owner told"
+    )
+    app = await bot.restart()
+    assert app.bot is not None
+    app.bot.owner_notices.tell("sentinel")  # queued after anything the restart had to say
+    await until(lambda: [m for m in dms_to(fake, fake.owner) if m.content == "sentinel"], what="sentinel")
+    assert len([m for m in dms_to(fake, fake.owner) if "broken.json" in m.content]) == 1
+
+    write_file(workflows / "other.json", "[")  # a new problem is told, after a restart too
+    await until(
+        lambda: [m for m in dms_to(fake, fake.owner) if "other.json" in m.content],
+        what="the new problem told",
+    )
