@@ -30,6 +30,11 @@ class TemplatePlanner:
             templates if isinstance(templates, TemplateLibrary) else TemplateLibrary.fixed(templates)
         )
 
+    @property
+    def templates(self) -> TemplateLibrary:
+        """The templates planned from (published ones by name, like a ``TemplateSet``)."""
+        return self.library
+
     def _template(self, name: str) -> Template:
         template = self.library.runnable(name)
         if template is None:

@@ -59,6 +59,9 @@ class TemplateLibrary:
         """A published template (what members can run)."""
         return self._catalog.published.get(name)
 
+    def __getitem__(self, name: str) -> Template:
+        return self._catalog.published[name]
+
     def __iter__(self) -> Iterator[Template]:
         return iter(self._catalog.published)
 

@@ -63,3 +63,11 @@ def test_a_fixed_set_is_unversioned(folder: WorkflowFolder) -> None:
     planner = TemplatePlanner(templates_from(library.published))
     assert planner.version("imagine") is None
     assert planner.knows("imagine")
+
+
+def test_the_planners_templates_read_like_a_template_set(folder: WorkflowFolder) -> None:
+    planner = TemplatePlanner(TemplateLibrary(build_catalog(folder.read())))
+    assert planner.templates["imagine"].name == "imagine"
+    assert "imagine" in planner.templates
+    with pytest.raises(KeyError):
+        planner.templates["nothing"]
