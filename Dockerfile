@@ -13,7 +13,8 @@ COPY bot ./bot
 RUN pip install --no-compile . \
     && useradd --create-home --uid 10001 comfycord \
     && mkdir -p /data && chown comfycord:comfycord /data
-COPY workflows ./workflows
+# Owned by the bot's user: owners add and edit templates from Discord, written into this folder.
+COPY --chown=10001:10001 workflows ./workflows
 
 USER comfycord
 VOLUME ["/data"]

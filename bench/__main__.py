@@ -26,6 +26,7 @@ from bench import (
     media_bench,
     real_bench,
     soak_bench,
+    templates_bench,
 )
 
 
@@ -52,6 +53,7 @@ async def main(quick: bool) -> dict[str, Any]:
         report[key] = {k: report["filter"][key][k] for k in ("median", "p95")}
     report["media"] = await asyncio.to_thread(media_bench.run, 1 if quick else 3)
     report["video_fit_s"] = report["media"]["video_fit_s"]
+    report["templates"] = templates_bench.run(20 if quick else 100)
     report["soak"] = await soak_bench.run(120 if quick else 1000, 12 if quick else 50)
     report["rss_mb"] = {"start": report["soak"]["rss_mb"]["start"], "end": report["soak"]["rss_mb"]["end"]}
     report["jobs_lost"] = report["soak"]["jobs_lost"]

@@ -17,6 +17,7 @@ import aiohttp
 
 from bot.comfy import ComfyClient
 from bot.config import Settings
+from bot.discord_ui.access import TemplateAccess
 from bot.discord_ui.client import ComfyBot
 from bot.discord_ui.controller import Controller, FrontEndOptions
 from bot.discord_ui.intake import Intake
@@ -24,17 +25,29 @@ from bot.discord_ui.publisher import Publisher
 from bot.discord_ui.results import ResultButtons, result_buttons
 from bot.discord_ui.review import ReviewDesk
 from bot.discord_ui.status import TOKEN_SAFE_SECONDS, StatusMessages
+from bot.discord_ui.template_admin import TemplateCommands
 from bot.discord_ui.throttle import EditThrottle
 from bot.jobmodel.model import Job
 from bot.jobs.backends import BackendPool
 from bot.jobs.engine import EngineLimits, JobEngine
+from bot.jobs.template_manager import TemplateManager
 from bot.jobs.template_planner import TemplatePlanner
 from bot.media.fitter import MediaFitter
 from bot.moderation import ModerationMaintenance, ModerationService, Retention, load_screener
 from bot.observability import Metrics, discord_trace, metrics_server_for
-from bot.storage import BackendClientRepository, Database, IntakeRepository, MetaRepository, Spool
+from bot.storage import (
+    BackendClientRepository,
+    Database,
+    IntakeRepository,
+    MetaRepository,
+    Spool,
+    TemplateManagerRepository,
+    TemplateVersionRepository,
+)
 from bot.supervisor import RestartPolicy, Supervisor
-from bot.templates import Param, Template, load_templates_lenient, merged_backend_options
+from bot.templates import Param, Template, merged_backend_options
+from bot.templates.folder import WorkflowFolder
+from bot.templates.library import TemplateLibrary
 
 log = logging.getLogger(__name__)
 DEFAULT_FILE_LIMIT = 10 * 1024 * 1024
@@ -67,6 +80,8 @@ class App:
         self.publisher: Publisher | None = None
         self.metrics: Metrics | None = None
         self.maintenance: ModerationMaintenance | None = None
+        self.templates: TemplateManager | None = None
+        """The live templates: the watched workflows folder and the owners' operations on it."""
         self._bot_task: asyncio.Task[None] | None = None
         self._started_at = 0.0
         self._restart_policy = restart_policy
@@ -82,10 +97,7 @@ class App:
         self._started_at = self._clock()
         s = self.settings
         stack = self._stack
-        templates, problems = load_templates_lenient(s.workflows_dir, max_file_bytes=s.workflow_max_bytes)
-        for problem in problems:
-            log.warning("template problem: %s", problem)
-        log.info("loaded %d template(s): %s", len(templates), ", ".join(templates.names))
+        library = TemplateLibrary()
         session = await stack.enter_async_context(aiohttp.ClientSession())
         s.data_dir.mkdir(parents=True, exist_ok=True)
         db = await stack.enter_async_context(await Database.open_in(s.data_dir, clock=self._clock))
@@ -101,8 +113,23 @@ class App:
             )
             for e in s.backends
         ]
-        planner = TemplatePlanner(templates)
+        planner = TemplatePlanner(library)
         pool = BackendPool(clients, capacity=s.max_in_flight, capability_check=planner.capabilities)
+        # Metrics count moderation's decisions from the audit trail; templates share that trail.
+        metrics = Metrics()
+        self.metrics = metrics
+        moderation = ModerationService(db, counters=metrics)
+        manager = TemplateManager(
+            WorkflowFolder(s.workflows_dir, max_file_bytes=s.workflow_max_bytes),
+            library,
+            TemplateVersionRepository(db),
+            moderation.audit,
+            pool=pool,
+            poll_interval=s.workflows_poll_seconds,
+        )
+        self.templates = manager
+        await manager.start()
+        log.info("loaded %d template(s): %s", len(library), ", ".join(library.names))
         engine = JobEngine(
             db,
             pool,
@@ -125,14 +152,13 @@ class App:
             return list(merged_backend_options(template, param, infos.values()))
 
         # Discord's requests and rate limits are counted from the client's own HTTP session.
-        metrics = Metrics()
-        self.metrics = metrics
         bot = ComfyBot(
             meta=MetaRepository(db),
             dev_guild_id=s.dev_guild_id,
             owner_ids=s.owner_ids,
             autocomplete=autocomplete,
             http_trace=discord_trace(metrics),
+            clock=self._clock,
             **self._client_options,
         )
         self.bot = bot
@@ -151,7 +177,7 @@ class App:
             return guild.filesize_limit if guild is not None else DEFAULT_FILE_LIMIT
 
         def buttons_for(name: str) -> ResultButtons:
-            return result_buttons(templates.get(name))
+            return result_buttons(library.get(name))
 
         # Re-encoding results to fit upload limits runs in its own worker thread, each file on a clock.
         fitter = MediaFitter(time_limit=s.media_fit_seconds)
@@ -159,7 +185,6 @@ class App:
 
         screener, screening = await asyncio.to_thread(load_screener)
         log.info("%s", screening)
-        moderation = ModerationService(db, counters=metrics)
         maintenance = ModerationMaintenance(
             moderation, Retention(audit_days=s.audit_retention_days), clock=self._clock
         )
@@ -180,7 +205,7 @@ class App:
         intake = Intake(IntakeRepository(db), clock=self._clock, max_image_side=s.image_max_side)
         bot.controller = Controller(
             engine,
-            templates,
+            library,
             messages,
             moderation,
             FrontEndOptions(max_image_side=s.image_max_side),
@@ -189,6 +214,14 @@ class App:
             fitter=fitter,
             clock=self._clock,
         )
+        bot.template_admin = TemplateCommands(
+            bot.controller,
+            manager,
+            TemplateAccess(TemplateManagerRepository(db), moderation, bot.is_owner),
+        )
+        manager.add_listener(bot.templates_reloaded)
+        manager.add_listener(bot.owner_notices.templates_reloaded)
+        await bot.owner_notices.templates_reloaded(manager.first_load)
 
         metrics.attach(engine)
         stack.push_async_callback(metrics.close)
@@ -215,6 +248,9 @@ class App:
         stack.push_async_callback(publisher.close)
         stack.push_async_callback(review.close)
         self.frontend.loop("moderation-maintenance", maintenance.run, critical=False)
+        self.frontend.loop("template-watch", manager.run, critical=False)
+        self.frontend.loop("command-sync", bot.command_sync.run, critical=False)
+        self.frontend.loop("owner-notices", bot.owner_notices.run, critical=False)
         stack.push_async_callback(self.frontend.close)
         self._bot_task = asyncio.create_task(bot.start(s.discord_token.reveal()), name="discord")
         stack.push_async_callback(self._stop_bot)

@@ -72,6 +72,12 @@ VARIABLES: tuple[Variable, ...] = (
         "and skipped.",
     ),
     Variable(
+        "WORKFLOWS_POLL_SECONDS",
+        "2",
+        "How often the workflows folder is looked at for added, changed or removed files, which go live "
+        "without a restart; 0 turns watching off (changes made with /template still go live).",
+    ),
+    Variable(
         "IMAGE_MAX_SIDE",
         "4096",
         "Longest side, in pixels, of an input image (attachment or --image); wider or taller ones are "
@@ -142,6 +148,7 @@ class Settings:
     audit_retention_days: float = 90.0
     output_max_bytes: int = 256 * 2**20
     media_fit_seconds: float = 120.0
+    workflows_poll_seconds: float = 2.0
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
@@ -355,6 +362,7 @@ def load_settings(env: Mapping[str, str], *, require_discord: bool = True) -> Se
         audit_retention_days=audit_days,
         output_max_bytes=int(r.number("OUTPUT_MAX_MB", 256, minimum=1, maximum=4096) * 2**20),
         media_fit_seconds=r.number("MEDIA_FIT_SECONDS", 120.0, minimum=1),
+        workflows_poll_seconds=r.number("WORKFLOWS_POLL_SECONDS", 2.0, minimum=0),
     )
     if r.problems:
         raise ConfigError(r.problems)

@@ -9,6 +9,7 @@ server, where its results are) and the database (the server's moderator roles, t
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import discord
@@ -18,7 +19,19 @@ from bot.errors import BotError
 from bot.jobmodel.model import Job
 from bot.jobmodel.states import JobState
 from bot.moderation import GuildPolicy, ModerationService
-from bot.moderation.access import Action, Actor, Allow, Deny, Place, Results, Subject, decide_access
+from bot.moderation.access import (
+    Action,
+    Actor,
+    Allow,
+    Deny,
+    Place,
+    Results,
+    Subject,
+    TemplateAction,
+    decide_access,
+    decide_template_access,
+)
+from bot.storage import TemplateManagerRepository
 
 log = logging.getLogger(__name__)
 
@@ -112,3 +125,46 @@ class JobAccess:
             role_ids=role_ids(interaction.user),
             banned=banned,
         )
+
+
+class TemplateAccess:
+    """Asks the template rule (``decide_template_access``) for a ``/template`` command; raises
+    AccessDenied. Whether someone is an owner comes from ``is_owner`` (the client's OWNER_IDS, else
+    the application's owner); the roles an owner allowed, from the database."""
+
+    def __init__(
+        self,
+        managers: TemplateManagerRepository,
+        moderation: ModerationService | None,
+        is_owner: Callable[[discord.abc.User], Awaitable[bool]],
+    ) -> None:
+        self.managers = managers
+        self._moderation = moderation
+        self._is_owner = is_owner
+
+    async def allowed(self, interaction: discord.Interaction[Any], action: TemplateAction) -> Allow | Deny:
+        guild_id = interaction.guild_id
+        roles = await self.managers.roles(guild_id) if guild_id is not None else frozenset()
+        banned = False
+        if self._moderation is not None and guild_id is not None:
+            banned = await self._moderation.bans.active_ban(guild_id, interaction.user.id) is not None
+        actor = Actor(
+            user_id=interaction.user.id,
+            permissions=interaction.permissions.value,
+            role_ids=role_ids(interaction.user),
+            banned=banned,
+            bot_owner=await self._is_owner(interaction.user),
+        )
+        return decide_template_access(actor, place_of(interaction), action, manager_roles=roles)
+
+    async def require(self, interaction: discord.Interaction[Any], action: TemplateAction) -> None:
+        decision = await self.allowed(interaction, action)
+        if isinstance(decision, Deny):
+            log.info(
+                "template %s refused to user=%s in guild=%s: %s",
+                action.value,
+                interaction.user.id,
+                interaction.guild_id,
+                decision.reason,
+            )
+            raise AccessDenied(decision.reason)

@@ -40,6 +40,7 @@ from bot.moderation import ModerationService, RequestContext, is_moderator, reco
 from bot.moderation.access import Action
 from bot.moderation.audit import screening_verdict
 from bot.templates import ParamType, Template, TemplateSet, follow_up_values, vary_values
+from bot.templates.library import TemplateLibrary
 
 if TYPE_CHECKING:
     from bot.discord_ui.intake import Intake
@@ -67,7 +68,7 @@ class Controller:
     def __init__(
         self,
         engine: JobEngine,
-        templates: TemplateSet,
+        templates: TemplateSet | TemplateLibrary,
         messages: StatusMessages,
         moderation: ModerationService | None = None,
         options: FrontEndOptions | None = None,
@@ -80,7 +81,10 @@ class Controller:
         """``fitter`` fits results under a channel's upload limit (``/show``)."""
         self.engine = engine
         self.fitter = fitter
-        self.templates = templates
+        self.templates = (
+            templates if isinstance(templates, TemplateLibrary) else TemplateLibrary.fixed(templates)
+        )
+        """The templates as they are now (hot-reloaded): iterating gives the published ones."""
         self.messages = messages
         self.moderation = moderation
         self.options = options or FrontEndOptions()
@@ -353,6 +357,46 @@ class Controller:
             await self.review.hold(job, context, decision)
         return job
 
+    async def try_privately(
+        self,
+        interaction: discord.Interaction[Any],
+        template: Template,
+        values: dict[str, Any],
+        attachments: list[Attachment],
+    ) -> tuple[Job, str]:
+        """Run ``template`` (a draft too) for the one asking, in a direct message only they see; returns
+        the job and a link to its status message there.
+
+        It is the template's owner checking their work, so no server's moderation or review applies
+        (the engine's own queue limits do); the job belongs to no server, so its results can never be
+        shown in one. Should the DM fail (DMs closed), the job is cancelled and the reason said.
+        """
+        dm = await interaction.user.create_dm()
+        request = JobRequest(
+            user_id=interaction.user.id,
+            channel_id=dm.id,
+            guild_id=None,
+            age_restricted=False,
+            template=template.name,
+            values=values,
+            attachments=attachments,
+            request_id=str(interaction.id),
+        )
+        job = await self.engine.submit(request)
+        payload = Payload(embed=self._status_embed(self._first_update(job)), view=waiting_view(job.id))
+        try:
+            ref = await self.messages.post(job, dm.id, payload)
+        except discord.HTTPException as exc:
+            with contextlib.suppress(BotError):
+                await self.engine.cancel(job.id, by_user=interaction.user.id)
+            log.info("job=%s try cancelled: no direct message to user=%s (%s)", job.id, job.user_id, exc.code)
+            raise InvalidInput(
+                "I can't send you direct messages, so nothing was run. Allow direct messages from this "
+                "server's members (Privacy Settings) and try again."
+            ) from None
+        log.info("job=%s created by user=%s to try /%s", job.id, job.user_id, template.name)
+        return job, f"https://discord.com/channels/@me/{dm.id}/{ref.message_id}"
+
     async def _show_first_status(self, interaction: discord.Interaction[Any], job: Job) -> None:
         """Turn the command's "thinking" response into the job's status message."""
         update = self._first_update(job)
@@ -407,8 +451,10 @@ class Controller:
         return job
 
     def _template(self, name: str) -> Template:
-        template = self.templates.get(name)
+        template = self.templates.runnable(name)
         if template is None:
+            if self.templates.is_retired(name):
+                raise InvalidInput(f"The template `/{name}` was retired, so this can't run any more.")
             raise InvalidInput(f"The template `{name}` is no longer available.")
         return template
 

@@ -94,6 +94,9 @@ class Job:
     age_restricted: bool | None = None
     """Made in an age-restricted channel, so its results stay in such channels (None: not recorded,
     for jobs stored before it was)."""
+    template_version: str | None = None
+    """The version of the template the job was validated against, which it runs even if the template
+    is edited meanwhile (None: stored before versions were recorded, it runs the current one)."""
 
     @property
     def is_terminal(self) -> bool:
@@ -134,6 +137,7 @@ def new_job(
     lane: str = DEFAULT_LANE,
     status_message: MessageRef | None = None,
     age_restricted: bool | None = None,
+    template_version: str | None = None,
 ) -> Job:
     """A job as it enters the system: waiting for review or already queued."""
     if state not in (JobState.PENDING_REVIEW, JobState.QUEUED):
@@ -157,6 +161,7 @@ def new_job(
         lane=lane,
         status_message=status_message,
         age_restricted=age_restricted,
+        template_version=template_version,
     )
 
 

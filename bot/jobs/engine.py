@@ -223,6 +223,7 @@ class JobEngine:
             raise InvalidParameter("template", f"there is no template named `{request.template}`")
         attached = {a.param for a in request.attachments}
         params = self.planner.validate(request.template, request.values, self._rng, attached)
+        version = self.planner.version(request.template)  # no await since validate: the same version
         self._check_offered(request.template, params)
         self._check_runnable(request.template)
         job_id = await self.jobs.new_id()
@@ -233,7 +234,7 @@ class JobEngine:
                     job_id, f"{attachment.param}-{attachment.filename}", attachment.data
                 )
                 inputs.append(InputRef(attachment.param, spooled.path, spooled.sha256, attachment.filename))
-            job = await self._admit(request, job_id, params, inputs)
+            job = await self._admit(request, job_id, params, inputs, version)
         except BaseException:
             await self.spool.remove_job(job_id)
             raise
@@ -249,7 +250,12 @@ class JobEngine:
         return job
 
     async def _admit(
-        self, request: JobRequest, job_id: str, params: Mapping[str, Any], inputs: list[InputRef]
+        self,
+        request: JobRequest,
+        job_id: str,
+        params: Mapping[str, Any],
+        inputs: list[InputRef],
+        version: str | None = None,
     ) -> Job:
         """The submission's one transaction: idempotency, limits, the job row and its quota charge."""
         async with self.db.transaction():
@@ -292,6 +298,7 @@ class JobEngine:
                 state=JobState.PENDING_REVIEW if request.needs_review else JobState.QUEUED,
                 lane=request.lane,
                 age_restricted=request.age_restricted,
+                template_version=version,
             )
             job = await self.jobs.insert(job, request_id=request.request_id)
             await self.quotas.add_usage(request.guild_id, request.user_id, day, jobs=1)

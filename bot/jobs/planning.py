@@ -54,6 +54,11 @@ class JobPlanner(Protocol):
 
     def knows(self, template: str) -> bool: ...
 
+    def version(self, template: str) -> str | None:
+        """The version of ``template`` new jobs are validated against (None: not versioned); a job
+        records it and runs that version even if the template changes meanwhile."""
+        ...
+
     def validate(
         self, template: str, values: Mapping[str, Any], rng: random.Random, attached: Collection[str] = ()
     ) -> dict[str, Any]:
@@ -61,8 +66,15 @@ class JobPlanner(Protocol):
         params that come with files. Raises InvalidParameter."""
         ...
 
-    def plan(self, template: str, params: Mapping[str, Any], uploaded: Mapping[str, str]) -> Plan:
-        """The graph for stored ``params`` with image params pointing at ``uploaded`` names."""
+    def plan(
+        self,
+        template: str,
+        params: Mapping[str, Any],
+        uploaded: Mapping[str, str],
+        version: str | None = None,
+    ) -> Plan:
+        """The graph for stored ``params`` with image params pointing at ``uploaded`` names, from the
+        template at the ``version`` the job recorded (None: the current one)."""
         ...
 
     def capabilities(self, object_info: Mapping[str, Any]) -> Mapping[str, Sequence[str]]:

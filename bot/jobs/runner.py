@@ -142,7 +142,7 @@ class JobRunner:
             # Names are content hashes, so re-attaching after a restart derives them without uploading.
             for ref in job.inputs:
                 uploaded[ref.param] = predicted_ref(await self._spool.read(ref.path), ref.filename)
-        plan = self._planner.plan(job.template, job.params, uploaded)
+        plan = self._planner.plan(job.template, job.params, uploaded, job.template_version)
         if attach:
             run = client.attach(plan.graph, job.prompt_id, output_nodes=plan.output_nodes)
         else:

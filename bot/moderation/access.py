@@ -12,6 +12,11 @@ checks. The rule runs in a fixed order and the first refusal wins:
 4. a banned member may not show or start anything (deleting or cancelling their own is fine);
 5. results only while they are delivered: never while a moderator checks them, never once withheld;
 6. results made in an age-restricted channel stay in age-restricted channels, for moderators too.
+
+Templates themselves (``/template``: add, check, try, publish, edit, retire, restore) have a rule of
+their own, ``decide_template_access``, asked by every ``/template`` command and its autocomplete: the
+bot's owners (OWNER_IDS), and in a server the roles an owner allowed there. Discord's
+``default_member_permissions`` only decides who sees the command; nothing here reads it.
 """
 
 from __future__ import annotations
@@ -66,6 +71,8 @@ class Actor:
     role_ids: frozenset[int] = frozenset()
     banned: bool = False
     """An active ban in the server of the request."""
+    bot_owner: bool = False
+    """One of the bot's owners (OWNER_IDS, else the application's owner)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,3 +173,35 @@ def _results_refusal(job: Subject) -> str | None:
         return f"The result of job `{job.job_id}` was withheld, so it can't be shown."
     words = f" ({job.state_words})" if job.state_words else ""
     return f"Job `{job.job_id}` has no results to show{words}."
+
+
+class TemplateAction(StrEnum):
+    """What someone wants to do with the bot's templates."""
+
+    MANAGE = "manage"
+    """Add, check, try, publish, show, edit, retire or restore templates."""
+    GRANT = "grant"
+    """Choose which roles may manage templates (``/template allow`` and ``disallow``)."""
+
+
+OWNERS_ONLY: Final = "Only the bot's owners can choose who manages templates."
+TEMPLATE_MANAGERS_ONLY: Final = (
+    "Only the bot's owners and the roles they allow (`/template allow`) can manage templates."
+)
+
+
+def decide_template_access(
+    actor: Actor, where: Place, action: TemplateAction, *, manager_roles: frozenset[int]
+) -> Access:
+    """May ``actor``, in ``where``, do ``action``? ``manager_roles``: the roles an owner allowed in
+    ``where``'s server. Owners may do everything; an allowed role may manage but not grant, and not
+    while banned from the bot there."""
+    if actor.bot_owner:
+        return Allow()
+    if action is TemplateAction.GRANT:
+        return Deny(OWNERS_ONLY)
+    if where.guild_id is None or manager_roles.isdisjoint(actor.role_ids):
+        return Deny(TEMPLATE_MANAGERS_ONLY)
+    if actor.banned:
+        return Deny("You are banned from using the bot here.")
+    return Allow()

@@ -14,6 +14,11 @@ from bot.storage.migrate import Migration, load_migrations
 from bot.storage.outputs import OutputRepository
 from bot.storage.quotas import QuotaRepository, Usage
 from bot.storage.spool import SPOOL_DIR, Spool, SpooledFile, safe_name
+from bot.storage.template_versions import (
+    StoredVersion,
+    TemplateManagerRepository,
+    TemplateVersionRepository,
+)
 
 __all__ = [
     "DATABASE_FILE",
@@ -41,6 +46,9 @@ __all__ = [
     "Spool",
     "SpooledFile",
     "StorageError",
+    "StoredVersion",
+    "TemplateManagerRepository",
+    "TemplateVersionRepository",
     "Usage",
     "load_migrations",
     "safe_name",

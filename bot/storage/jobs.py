@@ -25,10 +25,10 @@ from bot.storage.errors import StorageError
 _INSERT_JOB = """
 INSERT INTO jobs (id, guild_id, channel_id, user_id, template, params, state, lane, backend, prompt_id,
                   attempts, failure_reason, created_at, updated_at, started_at, finished_at,
-                  status_channel_id, status_message_id, notice, age_restricted)
+                  status_channel_id, status_message_id, notice, age_restricted, template_version)
 VALUES (:id, :guild_id, :channel_id, :user_id, :template, :params, :state, :lane, :backend, :prompt_id,
         :attempts, :failure_reason, :created_at, :updated_at, :started_at, :finished_at,
-        :status_channel_id, :status_message_id, :notice, :age_restricted)
+        :status_channel_id, :status_message_id, :notice, :age_restricted, :template_version)
 """
 _INSERT_INPUT = """
 INSERT INTO job_inputs (job_id, position, param, path, sha256, filename) VALUES (?, ?, ?, ?, ?, ?)
@@ -303,6 +303,7 @@ def _columns(job: Job) -> dict[str, Any]:
         "status_message_id": status.message_id if status else None,
         "notice": job.notice,
         "age_restricted": job.age_restricted,
+        "template_version": job.template_version,
     }
 
 
@@ -335,4 +336,5 @@ def _job(row: sqlite3.Row, inputs: tuple[InputRef, ...]) -> Job:
         status_message=status,
         notice=row["notice"],
         age_restricted=None if row["age_restricted"] is None else bool(row["age_restricted"]),
+        template_version=row["template_version"],
     )

@@ -5,7 +5,12 @@ on values passed in.
 """
 
 from bot.templates.coerce import coerce_value, file_name_problem, text_problem
-from bot.templates.discord_rules import discord_max_length, option_order, sanitize_command_name
+from bot.templates.discord_rules import (
+    RESERVED_COMMANDS,
+    discord_max_length,
+    option_order,
+    sanitize_command_name,
+)
 from bot.templates.infer import infer_params
 from bot.templates.loader import (
     load_template,
@@ -46,6 +51,7 @@ from bot.templates.vary import PICK_KEY, vary_values
 __all__ = [
     "PICK_KEY",
     "RANDOM_SEED_LIMIT",
+    "RESERVED_COMMANDS",
     "SEED_MAX",
     "SEED_MIN",
     "Action",

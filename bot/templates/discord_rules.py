@@ -25,6 +25,10 @@ MAX_SAFE_INTEGER = 2**53
 #: A message has at most 5 rows of 5 buttons; follow-up actions get one row.
 MAX_ACTIONS = 5
 MAX_BUTTON_LABEL = 80
+#: The bot's own commands: a template cannot take one of these names.
+RESERVED_COMMANDS = frozenset(
+    {"cancel", "help", "jobs", "mod", "queue", "quota", "show", "sync", "template", "templates"}
+)
 
 
 def sanitize_command_name(stem: str) -> str:
@@ -60,6 +64,10 @@ def command_problems(template: Template) -> list[tuple[str, str]]:
     if not NAME_RE.fullmatch(template.name):
         problems.append(
             ("[command]", f"name '{template.name}' is not a valid Discord command name (1-32 of a-z 0-9 - _)")
+        )
+    elif template.name in RESERVED_COMMANDS:
+        problems.append(
+            ("[command]", f"/{template.name} is one of the bot's own commands; pick another name")
         )
     if problem := _description_problem(template.description):
         problems.append(("[command]", problem))

@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
 from bot.errors import InvalidParameter, TemplateError
-from bot.files import FileRefused, FileTooLarge, read_regular_file
+from bot.files import FileRefused, FileTooLarge, describe_size, read_regular_file
 from bot.strictjson import StrictJSONError, strict_loads
 from bot.templates.checks import target_problems
 from bot.templates.coerce import coerce_value
@@ -34,6 +34,7 @@ from bot.templates.manifest import (
 )
 from bot.templates.model import SWAPPABLE_OUTPUTS, Action, ParamType, Problem, Template, TemplateSet
 from bot.templates.sanity import structure_problem
+from bot.templates.versions import version_id
 
 log = logging.getLogger(__name__)
 
@@ -143,32 +144,85 @@ def load_template(path: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -
     return template
 
 
-def _read(path: Path, folder: Path, max_bytes: int) -> tuple[str | None, Problem | None]:
-    try:
-        data = read_regular_file(path, max_bytes=max_bytes, inside=folder)
-    except FileTooLarge as refused:
-        return None, Problem(path.name, f"not read: it {refused.reason} (the {SIZE_SETTING} setting)")
-    except FileRefused as refused:
-        return None, Problem(path.name, f"not read: it {refused.reason}")
+def decode_text(name: str, data: bytes) -> tuple[str | None, Problem | None]:
+    """The text of a workflow or manifest file (UTF-8, a BOM allowed), or why it is not text."""
     try:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as error:
-        return None, Problem(path.name, f"not read: it is not UTF-8 text (byte {error.start} is invalid)")
+        return None, Problem(name, f"not read: it is not UTF-8 text (byte {error.start} is invalid)")
 
 
-def _load_file(path: Path, folder: Path, max_bytes: int) -> tuple[Template | None, list[Problem]]:
-    graph_text, problem = _read(path, folder, max_bytes)
+def size_problem(name: str, size: int, max_bytes: int) -> Problem | None:
+    """Why a file of ``size`` bytes is not read (the folder's limit), or None."""
+    if size <= max_bytes:
+        return None
+    reason = f"is {describe_size(size)}; the limit is {describe_size(max_bytes)}"
+    return Problem(name, f"not read: it {reason} (the {SIZE_SETTING} setting)")
+
+
+def decode_upload(name: str, data: bytes, max_bytes: int) -> tuple[str | None, Problem | None]:
+    """An uploaded file's text under the folder's size limit, with the folder's messages."""
+    if problem := size_problem(name, len(data), max_bytes):
+        return None, problem
+    return decode_text(name, data)
+
+
+def _read(path: Path, folder: Path, max_bytes: int, label: str) -> tuple[str | None, Problem | None]:
+    try:
+        data = read_regular_file(path, max_bytes=max_bytes, inside=folder)
+    except FileTooLarge as refused:
+        return None, Problem(label, f"not read: it {refused.reason} (the {SIZE_SETTING} setting)")
+    except FileRefused as refused:
+        return None, Problem(label, f"not read: it {refused.reason}")
+    return decode_text(label, data)
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateFiles:
+    """The text of one template's files as read: ``<stem>.json`` and its optional manifest.
+
+    ``json_name``/``toml_name`` are how problems name the files (e.g. ``drafts/x.json``).
+    """
+
+    stem: str
+    workflow: str = field(repr=False)
+    manifest: str | None = field(repr=False)
+    json_name: str
+    toml_name: str
+
+    @property
+    def version(self) -> str:
+        return version_id(self.workflow, self.manifest)
+
+    def parse(self) -> tuple[Template | None, list[Problem]]:
+        """Build the template (no I/O); None with every problem if anything is wrong."""
+        return parse_template(
+            self.stem, self.workflow, self.manifest, json_name=self.json_name, toml_name=self.toml_name
+        )
+
+
+def read_template_files(
+    path: Path, folder: Path, max_bytes: int, *, prefix: str = ""
+) -> tuple[TemplateFiles | None, list[Problem]]:
+    """Read ``path`` (a ``.json``) and the ``.toml`` beside it, hardened (see ``bot.files``)."""
+    json_name, toml_name = f"{prefix}{path.name}", f"{prefix}{path.stem}.toml"
+    graph_text, problem = _read(path, folder, max_bytes, json_name)
     if graph_text is None:
         return None, [problem] if problem else []
     manifest_path = path.with_suffix(".toml")
     manifest_text = None
     if manifest_path.is_symlink() or manifest_path.exists():  # a dangling link is reported, not skipped
-        manifest_text, problem = _read(manifest_path, folder, max_bytes)
+        manifest_text, problem = _read(manifest_path, folder, max_bytes, toml_name)
         if manifest_text is None:
             return None, [problem] if problem else []
-    return parse_template(
-        path.stem, graph_text, manifest_text, json_name=path.name, toml_name=manifest_path.name
-    )
+    return TemplateFiles(path.stem, graph_text, manifest_text, json_name, toml_name), []
+
+
+def _load_file(path: Path, folder: Path, max_bytes: int) -> tuple[Template | None, list[Problem]]:
+    files, problems = read_template_files(path, folder, max_bytes)
+    if files is None:
+        return None, problems
+    return files.parse()
 
 
 def _action_problem(action: Action, target: Template) -> tuple[Action, str | None]:
@@ -219,7 +273,7 @@ def _manifest_or_json(template: Template, directory: Path) -> str:
     return template.source if template.inferred or not (directory / toml_name).exists() else toml_name
 
 
-def _listed(directory: Path, suffix: str) -> list[Path]:
+def listed(directory: Path, suffix: str) -> list[Path]:
     """``*<suffix>`` in the folder, hidden files (editor and macOS leftovers) left out."""
     return sorted(p for p in directory.glob(f"*{suffix}") if not p.name.startswith("."))
 
@@ -237,11 +291,11 @@ def load_templates_lenient(
     files: dict[str, str] = {}
     if not directory.is_dir():
         return TemplateSet({}), [Problem(str(directory), "the workflows folder does not exist")]
-    json_paths = _listed(directory, ".json")
+    json_paths = listed(directory, ".json")
     stems = {p.stem for p in json_paths}
     problems.extend(
         Problem(p.name, f"manifest without a workflow: there is no {p.stem}.json beside it")
-        for p in _listed(directory, ".toml")
+        for p in listed(directory, ".toml")
         if p.stem not in stems
     )
     for path in json_paths:

@@ -20,10 +20,33 @@ def clock() -> MovableClock:
 
 
 @pytest.fixture
-async def bot(fake_discord, fake_comfy, tmp_path: Path, clock: MovableClock) -> AsyncIterator[BotUnderTest]:
+def bot_env() -> dict[str, str]:
+    """Extra settings for the ``bot`` fixture (a module overrides this fixture, e.g. WORKFLOWS_DIR)."""
+    return {}
+
+
+@pytest.fixture
+def bot_options() -> dict[str, Any]:
+    """Extra App/client keyword arguments for the ``bot`` fixture (a module overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture
+async def bot(
+    fake_discord,
+    fake_comfy,
+    tmp_path: Path,
+    clock: MovableClock,
+    bot_env: dict[str, str],
+    bot_options: dict[str, Any],
+) -> AsyncIterator[BotUnderTest]:
     """A bot under the DEFAULT moderation settings (cooldown, queue limit and daily quota on)."""
     under_test = BotUnderTest(
-        fake_discord, tmp_path / "data", [fake_comfy.base_url], options={"clock": clock}
+        fake_discord,
+        tmp_path / "data",
+        [fake_comfy.base_url],
+        env=bot_env,
+        options={"clock": clock, **bot_options},
     )
     await under_test.start()
     yield under_test

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from bot.cli.server_notes import import_failures, preview_method, runs_on_cpu
-from bot.jobmodel.states import JobState
+from tests.e2e.harness import private_reply
 from tests.real import workflows
 from tests.real.servers import RealServer
-from tests.real.support import command, run_cli
+from tests.real.support import run_cli
 from tests.real.workflows import EXTRA_TEMPLATES
 
 TEMPLATES = ["huge", "imagine", "img2img", "inpaint", "invert", "maskview", "mismatch", "slow", "upscale"]
@@ -93,10 +93,11 @@ async def test_the_real_servers_log_is_read_for_import_failures(servers: list[Re
 async def test_a_member_asking_for_a_template_no_server_can_run_is_told_why(
     real_bot, with_missing_node: Path
 ) -> None:
+    """Nothing is queued for a template no server can run (a custom node missing everywhere): the member
+    is told why at once, privately, and nothing is charged."""
     bot = await real_bot(env={"WORKFLOWS_DIR": str(with_missing_node)})
-    message, job_id = await command(bot, "needsnode", {"prompt": "a lighthouse"})
-    text = "\n".join(f"{f['name']}: {f['value']}" for f in message.embeds[0].get("fields", []))
-    assert "node type ComfycordRealtierAbsentSampler is not installed" in text, text
-    assert "your job stays queued" in text, text
-    job = await bot.engine.jobs.get(job_id)
-    assert job.state is JobState.QUEUED, "it waits for a server that can run it"
+    record = await bot.fake.slash("needsnode", {"prompt": "a lighthouse"})
+    reply = await private_reply(bot.fake, record, timeout=30)
+    assert "ComfycordRealtierAbsentSampler is not installed" in reply.content, reply.content
+    assert "nothing was queued" in reply.content, reply.content
+    assert await bot.engine.jobs.count_waiting() == 0

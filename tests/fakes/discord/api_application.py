@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .command_creates import MAX_DAILY_CREATES_CODE
+from .conformance import Violation
 from .errors import UNKNOWN_APPLICATION_COMMAND, UNKNOWN_MEMBER, ApiError, FieldErrors
 from .limits import validate_command, validate_command_list
+from .ratelimit import too_many_requests
+from .reply import Reply
 from .rest import RestRequest, Router
 
 if TYPE_CHECKING:
@@ -130,14 +134,48 @@ class ApplicationRoutes:
     async def list_commands(self, req: RestRequest) -> Any:
         return self.fake.commands.get(self._scope(req), [])
 
+    def _creates(self, scope: str | None, commands: list[Any]) -> int:
+        """How many of ``commands`` do not exist yet in ``scope`` (what Discord's daily limit counts)."""
+        existing = {(c["type"], c["name"]) for c in self.fake.commands.get(scope, [])}
+        return len({(c.get("type") or 1, c.get("name")) for c in commands} - existing)
+
+    def _over_daily_limit(self, req: RestRequest, scope: str | None, creates: int) -> Reply | None:
+        """429/30034 when ``creates`` more would pass the daily limit; recorded as a violation."""
+        retry_after = self.fake.command_creates.take(scope, creates)
+        if retry_after is None:
+            return None
+        message = self.fake.command_creates.message
+        violation = Violation(
+            req.record.operation or f"{req.method} {req.route}",
+            "request",
+            (),
+            f"docs: {MAX_DAILY_CREATES_CODE}",
+            f"{creates} new command(s) in {scope or 'global'} scope: {message}",
+            "docs",
+            True,
+            429,
+            str(MAX_DAILY_CREATES_CODE),
+            message,
+        )
+        req.record.violations += self.fake.conformance.record([violation])
+        reply = too_many_requests(retry_after)
+        reply.body = {**reply.body, "message": message, "code": MAX_DAILY_CREATES_CODE}
+        return reply
+
     async def bulk_overwrite(self, req: RestRequest) -> Any:
         scope = self._scope(req)  # the body passed the spec and validate_command_list in the pipeline
+        refused = self._over_daily_limit(req, scope, self._creates(scope, req.json))
+        if refused is not None:
+            return refused
         stored = [self._store(scope, c) for c in req.json]
         self.fake.commands[scope] = stored
         return stored
 
     async def create_command(self, req: RestRequest) -> Any:
         scope = self._scope(req)
+        refused = self._over_daily_limit(req, scope, self._creates(scope, [req.body()]))
+        if refused is not None:
+            return refused
         stored = self._store(scope, req.body())
         commands = [
             c

@@ -14,6 +14,7 @@ from .api_application import ApplicationRoutes
 from .api_channels import ChannelRoutes
 from .api_interactions import InteractionRoutes
 from .cdn import Cdn
+from .command_creates import CommandCreates
 from .conformance import Conformance, Violation
 from .events import MessageEvents
 from .faults import FaultInjector, Injection
@@ -86,6 +87,7 @@ class FakeDiscord:
         strict_commands: bool = True,
         message_events: bool = True,
         followup_edits_loading: bool = True,
+        command_create_limit: tuple[int, float] = (200, 24 * 3600.0),
         populate: bool = True,
     ) -> None:
         self.ack_deadline = ack_deadline
@@ -108,6 +110,8 @@ class FakeDiscord:
         self.stats = Stats()
         #: synced application commands: ``None`` for global, guild id for guild commands
         self.commands: dict[str | None, list[dict[str, Any]]] = {}
+        #: Discord's daily limit on new commands per scope (429/30034 beyond it, and a violation)
+        self.command_creates = CommandCreates(*command_create_limit)
 
         self.bot_user = self.state.create_user("comfy-bot", bot=True)
         self.application_id = self.bot_user.id  # modern apps: bot user id == application id

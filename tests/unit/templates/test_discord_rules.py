@@ -47,3 +47,12 @@ def test_option_order_puts_required_first() -> None:
     order = [p.name for p in option_order(template)]
     assert order[:2] == ["prompt", "image"]
     assert all(not p.required for p in option_order(template)[2:])
+
+
+@pytest.mark.parametrize("stem", ["queue", "help", "template", "mod"])
+def test_a_template_cannot_take_one_of_the_bots_own_command_names(stem: str) -> None:
+    from bot.templates import parse_template
+
+    template, problems = parse_template(stem, graph_text("sd15_default"))
+    assert template is None
+    assert [p.message for p in problems] == [f"/{stem} is one of the bot's own commands; pick another name"]
